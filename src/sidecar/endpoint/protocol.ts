@@ -1,0 +1,31 @@
+/** The managed-identity protocol flavours the endpoint speaks. */
+export type Flavour = 'app_service' | 'imds' | 'msi';
+export const FLAVOURS: readonly Flavour[] = ['app_service', 'imds', 'msi'];
+
+/** App Service 2019-08-01: IDENTITY_ENDPOINT points here. Also the legacy MSI_ENDPOINT (POST). */
+export const MSI_TOKEN_PATH = '/msi/token';
+/** IMDS 2018-02-01, for AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:<port>. */
+export const IMDS_TOKEN_PATH = '/metadata/identity/oauth2/token';
+export const APP_SERVICE_API_VERSION = '2019-08-01';
+export const IMDS_API_VERSION = '2018-02-01';
+
+/** Header names, lower-case as node delivers them. */
+export const IDENTITY_HEADER = 'x-identity-header';
+export const METADATA_HEADER = 'metadata';
+export const FORWARDED_FOR_HEADER = 'x-forwarded-for';
+
+/** Query or form keys that select a user-assigned identity, and what they name. */
+export const IDENTITY_SELECTORS: Record<string, 'client_id' | 'object_id' | 'resource_id'> = {
+  client_id: 'client_id',
+  clientid: 'client_id',
+  object_id: 'object_id',
+  principal_id: 'object_id',
+  mi_res_id: 'resource_id',
+  msi_res_id: 'resource_id',
+  'msi-res-id': 'resource_id',
+};
+
+/** Largest form body accepted on POST /msi/token. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** Largest request head accepted (node's maxHeaderSize). */
+export const MAX_HEADER_BYTES = 8 * 1024;

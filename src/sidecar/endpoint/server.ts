@@ -1,0 +1,218 @@
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express from 'express';
+import { decodeClaims } from '../../identity/federated-token.js';
+import { scopeForResource, type AccessToken } from '../../identity/access-token.js';
+import { ExchangeError } from '../../identity/errors.js';
+import type { TokenStore } from '../../identity/token-store.js';
+import type { Logger } from '../../log.js';
+import type { SidecarMetrics } from '../metrics.js';
+import { FLAVOURS, MAX_BODY_BYTES, MAX_HEADER_BYTES, type Flavour } from './protocol.js';
+import { parseTokenRequest, routeOf, type TokenRequest } from './request.js';
+import { EndpointError, errorAnswer, SUCCESS_HEADERS, TokenAnswers, type Answer } from './responses.js';
+
+export interface EndpointOptions {
+  store: Pick<TokenStore, 'peek' | 'get'>;
+  clientId: string;
+  identityHeader: string;
+  allowedScopes?: string[];
+  /** the identity's ARM resource id, if known, for mi_res_id selectors */
+  identityResourceId?: string;
+  flavours?: readonly Flavour[];
+  metrics: SidecarMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * The loopback token endpoint: App Service 2019-08-01 (`GET /msi/token` + X-IDENTITY-HEADER),
+ * IMDS 2018-02-01 (`GET /metadata/identity/oauth2/token` + Metadata: true) and the legacy
+ * MSI_ENDPOINT (`POST /msi/token` form + Metadata: true). The token path is plain node:http with
+ * answers built once per token; everything else falls through to express.
+ *
+ * @example
+ * const server = createEndpointServer({ store, clientId, identityHeader, metrics, log });
+ * server.listen(42350, '127.0.0.1');
+ */
+export function createEndpointServer(o: EndpointOptions): http.Server {
+  const secret = Buffer.from(o.identityHeader, 'utf8');
+  const answers = new TokenAnswers(o.clientId);
+  const enabled = new Set(o.flavours ?? FLAVOURS);
+  const allowed = o.allowedScopes ? new Set(o.allowedScopes) : undefined;
+  const now = o.now ?? Date.now;
+  const clientIdLower = o.clientId.toLowerCase();
+  const requestCounters = new Map<string, { inc(): void }>();
+  const durations = Object.fromEntries(FLAVOURS.map((f) => [f, o.metrics.endpointDuration.labels(f)])) as unknown as Record<Flavour, { observe(v: number): void }>;
+  const oids = new WeakMap<AccessToken, string | undefined>();
+
+  const count = (flavour: Flavour, status: number, started: number): void => {
+    const key = `${flavour}:${status}`;
+    let c = requestCounters.get(key);
+    if (!c) {
+      c = o.metrics.endpointRequests.labels(flavour, String(status));
+      requestCounters.set(key, c);
+    }
+    c.inc();
+    durations[flavour].observe((performance.now() - started) / 1000);
+  };
+
+  const send = (res: http.ServerResponse, a: Answer): void => {
+    res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
+    res.end(a.body);
+  };
+
+  const reject = (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour | undefined, e: EndpointError): void => {
+    o.log.warn({ flavour, status: e.status, error: e.error, method: req.method, path: pathOf(req.url) }, `token request refused: ${e.message}`);
+    send(res, errorAnswer(e));
+  };
+
+  const oidOf = (token: AccessToken): string | undefined => {
+    if (!oids.has(token)) oids.set(token, decodeClaims(token.token)?.oid);
+    return oids.get(token);
+  };
+
+  const checkSelector = (r: TokenRequest): void => {
+    const s = r.selector;
+    if (!s) return;
+    if (s.kind === 'client_id' && s.value.toLowerCase() !== clientIdLower) {
+      throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, not ${s.value.slice(0, 64)}`);
+    }
+    if (s.kind === 'resource_id' && (!o.identityResourceId || s.value.toLowerCase() !== o.identityResourceId.toLowerCase())) {
+      throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}; select it with client_id${o.identityResourceId ? ` or mi_res_id=${o.identityResourceId}` : ''}`);
+    }
+  };
+
+  const serveToken = async (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour, params: URLSearchParams, started: number): Promise<void> => {
+    let status = 500;
+    try {
+      const r = parseTokenRequest(flavour, req.headers, params, secret);
+      checkSelector(r);
+      const scope = scopeForResource(r.resource);
+      if (allowed && !allowed.has(scope)) {
+        throw new EndpointError(403, 'access_denied', `Scope ${scope.slice(0, 200)} is not allowed by ENTRA_SIDECAR_ALLOWED_SCOPES: ask the platform team to add it`);
+      }
+      const token = o.store.peek(scope) ?? (await fetchToken(scope));
+      if (r.selector?.kind === 'object_id' && r.selector.value.toLowerCase() !== (oidOf(token) ?? '').toLowerCase()) {
+        throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${r.selector.value.slice(0, 64)}`);
+      }
+      const body = answers.body(token, r.resource, now());
+      status = 200;
+      res.writeHead(200, { ...SUCCESS_HEADERS, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    } catch (err) {
+      const e = err instanceof EndpointError ? err : new EndpointError(503, 'temporarily_unavailable', 'The sidecar could not answer; retry shortly', 1);
+      status = e.status;
+      reject(req, res, flavour, e);
+    } finally {
+      count(flavour, status, started);
+    }
+  };
+
+  const fetchToken = async (scope: string): Promise<AccessToken> => {
+    try {
+      return await o.store.get(scope);
+    } catch (err) {
+      if (err instanceof ExchangeError && !err.retryable) throw new EndpointError(400, 'invalid_request', `Entra refused a token for ${scope}: ${err.message}`);
+      const retryAfter = err instanceof ExchangeError && err.retryAfterMs !== undefined ? err.retryAfterMs / 1000 : 1;
+      throw new EndpointError(503, 'temporarily_unavailable', `No token for ${scope} yet: ${err instanceof Error ? err.message : 'exchange failed'}`, Math.min(60, retryAfter));
+    }
+  };
+
+  const fallback = express();
+  fallback.disable('x-powered-by');
+  fallback.set('etag', false);
+  fallback.use((req, res) => {
+    const a = errorAnswer(new EndpointError(404, 'not_found', `No such endpoint: use GET /msi/token (App Service), GET /metadata/identity/oauth2/token (IMDS) or POST /msi/token (MSI_ENDPOINT)`));
+    res.status(a.status).set(a.headers).send(a.body);
+  });
+
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const route = routeOf(req.method ?? 'GET', path);
+    if (!route) {
+      fallback(req, res);
+      return;
+    }
+    if ('methodNotAllowed' in route || !enabled.has(route.flavour)) {
+      const e = 'methodNotAllowed' in route
+        ? new EndpointError(405, 'invalid_request', `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`)
+        : new EndpointError(404, 'not_found', `The ${route.flavour} flavour is disabled in this sidecar (ENTRA_SIDECAR_FLAVOURS)`);
+      req.resume();
+      reject(req, res, undefined, e);
+      return;
+    }
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    if (route.flavour !== 'msi') {
+      req.resume();
+      void serveToken(req, res, route.flavour, query, started);
+      return;
+    }
+    readForm(req, (err, form) => {
+      if (err) {
+        reject(req, res, 'msi', err);
+        count('msi', err.status, started);
+        return;
+      }
+      for (const [k, v] of form as URLSearchParams) query.append(k, v);
+      void serveToken(req, res, 'msi', query, started);
+    });
+  });
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end(MALFORMED_REQUEST);
+    else socket.destroy();
+  });
+  return server;
+}
+
+/** Reads a bounded urlencoded form body; refuses other content types and oversized bodies early. */
+function readForm(req: http.IncomingMessage, done: (err: EndpointError | undefined, form?: URLSearchParams) => void): void {
+  const type = String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded').split(';')[0]?.trim().toLowerCase();
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (type !== 'application/x-www-form-urlencoded') {
+    req.resume();
+    done(new EndpointError(415, 'invalid_request', 'POST /msi/token takes a form body (Content-Type: application/x-www-form-urlencoded) with resource=<resource URI>'));
+    return;
+  }
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    done(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  req.on('data', (c: Buffer) => {
+    if (finished) return;
+    size += c.length;
+    if (size > MAX_BODY_BYTES) {
+      finished = true;
+      req.resume();
+      done(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (finished) return;
+    finished = true;
+    done(undefined, new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  });
+  req.on('error', () => {
+    finished = true;
+  });
+}
+
+const MALFORMED_BODY = '{"error":"invalid_request","error_description":"Malformed HTTP request or headers too large","message":"Malformed HTTP request or headers too large","statusCode":400}';
+const MALFORMED_REQUEST = `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${MALFORMED_BODY.length}\r\nconnection: close\r\n\r\n${MALFORMED_BODY}`;
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return (q === -1 ? u : u.slice(0, q)).slice(0, 200);
+}

@@ -1,0 +1,59 @@
+import http from 'node:http';
+import express from 'express';
+import type { SidecarMetrics } from './metrics.js';
+
+/** Per-target readiness detail, without tokens. */
+export interface TargetReadiness {
+  name: string;
+  scope: string;
+  ready: boolean;
+  expiresOn?: string;
+  fileWritten: boolean;
+  lastError?: string;
+}
+
+export interface HealthOptions {
+  metrics: SidecarMetrics;
+  readiness: () => { ready: boolean; targets: TargetReadiness[] };
+  /** longest tolerated event-loop stall before /healthz fails */
+  maxLoopStallMs?: number;
+}
+
+/**
+ * The health listener: `/healthz` (alive: the event loop turns), `/readyz` (every configured
+ * target holds a valid token and its files are written) and `/metrics`. It never serves tokens.
+ */
+export function createHealthServer(o: HealthOptions): http.Server {
+  const maxStall = o.maxLoopStallMs ?? 5_000;
+  let lastTick = Date.now();
+  const ticker = setInterval(() => {
+    lastTick = Date.now();
+  }, 500);
+  ticker.unref();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', (_req, res) => {
+    const stall = Date.now() - lastTick;
+    if (stall > maxStall) res.status(503).json({ status: 'stalled', eventLoopStallMs: stall });
+    else res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const r = o.readiness();
+    o.metrics.ready.set(r.ready ? 1 : 0);
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', targets: r.targets });
+  });
+  app.get('/metrics', async (_req, res) => {
+    o.metrics.ready.set(o.readiness().ready ? 1 : 0);
+    res.set('content-type', o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
+  });
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: 'This port serves /healthz, /readyz and /metrics only; tokens are on the loopback endpoint' });
+  });
+  const server = http.createServer({ maxHeaderSize: 8 * 1024 }, app);
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  server.on('close', () => clearInterval(ticker));
+  return server;
+}

@@ -1,0 +1,203 @@
+import type http from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import type { SidecarConfig } from '../config/sidecar.js';
+import type { AccessToken } from '../identity/access-token.js';
+import { systemClock } from '../identity/clock.js';
+import { ExchangeError } from '../identity/errors.js';
+import { createExchange, type Exchange } from '../identity/exchange.js';
+import { TokenStore, type EntryView } from '../identity/token-store.js';
+import type { Logger } from '../log.js';
+import { createEndpointServer } from './endpoint/server.js';
+import { createHealthServer, type TargetReadiness } from './health.js';
+import { ON_DEMAND_TARGET, SidecarMetrics } from './metrics.js';
+import { removeStaleTempFiles, writeTokenFiles } from './token-files.js';
+
+/** A running sidecar, for tests and for shutdown. */
+export interface RunningSidecar {
+  endpointAddress(): { host: string; port: number };
+  healthAddress(): { host: string; port: number };
+  store: TokenStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the token store to token files, the loopback endpoint, the health listener and metrics,
+ * then fetches every target. Resolves once both listeners are bound.
+ */
+export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
+  const metrics = new SidecarMetrics();
+  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
+  await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
+  await removeStaleTempFiles(config.tokenDir);
+
+  /** expiry of the token whose files are on disk, per target name */
+  const written = new Map<string, number>();
+  const writes = new Map<string, Promise<void>>();
+  const label = (e: EntryView): string => e.name ?? ON_DEMAND_TARGET;
+
+  const writeFiles = (name: string, token: AccessToken): void => {
+    const previous = writes.get(name) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      try {
+        await writeTokenFiles(config.tokenDir, name, token, config.fileMode);
+        written.set(name, token.expiresOnMs);
+      } catch (err) {
+        metrics.fileWriteErrors.labels(name).inc();
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        log.error({ target: name, dir: config.tokenDir, code }, `cannot write token files for ${name} in ${config.tokenDir} (${code}): the endpoint keeps serving; the old files stay as they were`);
+      }
+    });
+    writes.set(name, next);
+  };
+
+  const store = new TokenStore({
+    exchange: trackAssertion(exchange, metrics),
+    clock: systemClock,
+    targets: config.targets,
+    maxOnDemand: config.maxOnDemand,
+    events: {
+      refreshed(entry, token, durationMs) {
+        const target = label(entry);
+        metrics.refreshes.labels(target, 'success').inc();
+        metrics.refreshDuration.labels(target).observe(durationMs / 1000);
+        if (entry.name !== undefined) metrics.tokenExpiry.labels(entry.name).set(Math.floor(token.expiresOnMs / 1000));
+        metrics.tokensHeld.set(store.heldCount());
+        log.info({ target, scope: entry.scope, expiresOn: new Date(token.expiresOnMs).toISOString(), durationMs, nextRefreshInS: entry.nextAttemptAtMs ? Math.round((entry.nextAttemptAtMs - Date.now()) / 1000) : undefined }, 'token refreshed');
+        if (entry.name !== undefined) writeFiles(entry.name, token);
+      },
+      failed(entry, error, durationMs, retryInMs) {
+        const target = label(entry);
+        metrics.refreshes.labels(target, 'failure').inc();
+        metrics.refreshDuration.labels(target).observe(durationMs / 1000);
+        metrics.exchangeErrors.labels(target, error.reason).inc();
+        metrics.tokensHeld.set(store.heldCount());
+        log[error.retryable ? 'warn' : 'error'](failureFields(target, entry, error, retryInMs, exchange, config), `token refresh failed: ${error.message}`);
+      },
+      evicted(scope) {
+        metrics.tokensHeld.set(store.heldCount());
+        log.info({ scope }, 'on-demand scope dropped (idle or over the limit)');
+      },
+    },
+  });
+
+  const readiness = (): { ready: boolean; targets: TargetReadiness[] } => {
+    const now = Date.now();
+    const byScope = new Map(store.entriesView().map((e) => [e.scope, e]));
+    const targets = config.targets.map((t): TargetReadiness => {
+      const e = byScope.get(t.scope);
+      const held = e?.expiresOnMs !== undefined && e.expiresOnMs > now;
+      const fileWritten = (written.get(t.name) ?? 0) > now;
+      return { name: t.name, scope: t.scope, ready: held && fileWritten, expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined, fileWritten, lastError: e?.lastError?.message };
+    });
+    return { ready: targets.every((t) => t.ready), targets };
+  };
+
+  const endpoint = createEndpointServer({
+    store, clientId: config.clientId, identityHeader: config.identityHeader ?? '', allowedScopes: config.allowedScopes,
+    identityResourceId: config.identityResourceId, flavours: config.flavours, metrics, log,
+  });
+  const health = createHealthServer({ metrics, readiness });
+  await listen(endpoint, config.listen.host, config.listen.port, 'ENTRA_SIDECAR_LISTEN');
+  await listen(health, config.healthListen.host, config.healthListen.port, 'ENTRA_SIDECAR_HEALTH_LISTEN');
+  store.start();
+  const address = (s: http.Server): { host: string; port: number } => {
+    const a = s.address();
+    return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: '', port: 0 };
+  };
+  log.info({ endpoint: address(endpoint), health: address(health), targets: config.targets.map((t) => t.name), authorityHost: config.authorityHost }, 'sidecar started');
+
+  return {
+    endpointAddress: () => address(endpoint),
+    healthAddress: () => address(health),
+    store,
+    async stop() {
+      store.stop();
+      const closing = Promise.all([closeServer(endpoint), closeServer(health)]);
+      await Promise.race([Promise.all([closing, ...writes.values()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
+      exchange.close();
+    },
+  };
+}
+
+/**
+ * `sidecar --once`: fetch every target, write its files, and report. Transient failures are
+ * retried a few times (an init container that fails is restarted, but slowly).
+ */
+export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
+  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
+  await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
+  await removeStaleTempFiles(config.tokenDir);
+  const failures: string[] = [];
+  await Promise.all(config.targets.map(async (t) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const token = await exchange(t.scope);
+        await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
+        log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
+        return;
+      } catch (err) {
+        const retryable = err instanceof ExchangeError ? err.retryable : false;
+        const message = err instanceof Error ? err.message : String(err);
+        if (retryable && attempt < 4) {
+          log.warn({ target: t.name, attempt }, `token fetch failed, retrying: ${message}`);
+          await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+          continue;
+        }
+        if (err instanceof ExchangeError) log.error(failureFields(t.name, { scope: t.scope }, err, undefined, exchange, config), `token fetch failed: ${message}`);
+        else log.error({ target: t.name }, `cannot write token files: ${message}`);
+        failures.push(`${t.name}: ${message}`);
+        return;
+      }
+    }
+  }));
+  exchange.close();
+  return { ok: failures.length === 0, failures };
+}
+
+/** Log fields for a failed exchange; for a federation mismatch, the assertion's iss/sub/aud. */
+function failureFields(target: string, entry: { scope: string }, error: ExchangeError, retryInMs: number | undefined, exchange: Exchange, config: SidecarConfig): Record<string, unknown> {
+  const fields: Record<string, unknown> = { target, scope: entry.scope, reason: error.reason, retryable: error.retryable, status: error.status, aadsts: error.aadsts, retryInS: retryInMs !== undefined ? Math.round(retryInMs / 1000) : undefined };
+  if (!error.retryable) {
+    const a = exchange.lastAssertion();
+    fields.clientId = config.clientId;
+    fields.tenantId = config.tenantId;
+    if (a) fields.assertion = { iss: a.iss, sub: a.sub, aud: a.aud };
+  }
+  return fields;
+}
+
+/** Keeps the service-account token's expiry metric current after each exchange. */
+function trackAssertion(exchange: Exchange, metrics: SidecarMetrics): (scope: string) => Promise<AccessToken> {
+  return async (scope) => {
+    try {
+      return await exchange(scope);
+    } finally {
+      const exp = exchange.lastAssertion()?.exp;
+      if (exp !== undefined) metrics.federatedTokenExpiry.set(exp);
+    }
+  };
+}
+
+function listen(server: http.Server, host: string, port: number, setting: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new ListenError(`${setting}: cannot listen on ${host}:${port} (${err.code ?? err.message})${err.code === 'EADDRINUSE' ? ': another process uses that port; pick another with ' + setting : ''}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** A listener could not bind: a startup failure with a one-line message. */
+export class ListenError extends Error {}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+

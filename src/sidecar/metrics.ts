@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.js';
+
+/** The label used for scopes asked for on demand, so label values stay bounded. */
+export const ON_DEMAND_TARGET = '_on_demand';
+
+/**
+ * Every metric the sidecar exposes, defined once, on its own registry. Base units, `_total`
+ * counters, `_seconds` durations; labels are bounded (configured target names, flavours, status
+ * codes, AADSTS codes).
+ */
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  readonly refreshes = new Counter({ name: 'entra_sidecar_refreshes_total', help: 'Token exchanges with Entra by target and result (success or failure).', labelNames: ['target', 'result'] as const, registers: [this.registry] });
+  readonly refreshDuration = new Histogram({ name: 'entra_sidecar_refresh_duration_seconds', help: 'Duration of token exchanges with Entra.', labelNames: ['target'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly tokenExpiry = new Gauge({ name: 'entra_sidecar_token_expiry_timestamp_seconds', help: 'Expiry of the token held for each target, as a unix timestamp.', labelNames: ['target'] as const, registers: [this.registry] });
+  readonly exchangeErrors = new Counter({ name: 'entra_sidecar_exchange_errors_total', help: 'Failed exchanges by target and reason: an AADSTS code, http_<status>, network, timeout, tls, malformed_response or federated_token.', labelNames: ['target', 'reason'] as const, registers: [this.registry] });
+  readonly endpointRequests = new Counter({ name: 'entra_sidecar_endpoint_requests_total', help: 'Token endpoint requests by protocol flavour and HTTP status code.', labelNames: ['flavour', 'code'] as const, registers: [this.registry] });
+  readonly endpointDuration = new Histogram({ name: 'entra_sidecar_endpoint_request_duration_seconds', help: 'Token endpoint latency by protocol flavour.', labelNames: ['flavour'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: [this.registry] });
+  readonly federatedTokenExpiry = new Gauge({ name: 'entra_sidecar_federated_token_expiry_timestamp_seconds', help: 'Expiry of the projected service-account token last read, as a unix timestamp.', registers: [this.registry] });
+  readonly tokensHeld = new Gauge({ name: 'entra_sidecar_tokens_held', help: 'Scopes currently holding a valid token (configured targets and on-demand scopes).', registers: [this.registry] });
+  readonly fileWriteErrors = new Counter({ name: 'entra_sidecar_token_file_write_errors_total', help: 'Failed writes of token files by target.', labelNames: ['target'] as const, registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files are written, else 0.', registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.labels(VERSION).set(1);
+  }
+}
