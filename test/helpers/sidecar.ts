@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Emulator } from '../../src/emulator/index.js';
+import { auditLog, recordSecret } from './audit.js';
+
+export const CLI = join(process.cwd(), 'dist', 'cli.js');
+
+export interface SidecarProcess {
+  proc: ChildProcess;
+  endpoint: string;
+  health: string;
+  tokenDir: string;
+  identityHeader: string;
+  tokenFile: string;
+  /** every JSON log line so far */
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  /** resolves with the exit code */
+  exited: Promise<number | null>;
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface SidecarProcessOptions {
+  emulator: Emulator;
+  /** name=scope targets */
+  tokens?: string;
+  env?: Record<string, string | undefined>;
+  args?: string[];
+  tokenDir?: string;
+  /** projected token folder; defaults to a new one written by the emulator */
+  tokenFile?: string;
+  /** don't wait for the "sidecar started" line */
+  noWait?: boolean;
+}
+
+/**
+ * Runs `node dist/cli.js sidecar` against an emulator with ephemeral ports, its logs captured for
+ * the assertions and for the suite's log audit.
+ */
+export async function startSidecarProcess(o: SidecarProcessOptions): Promise<SidecarProcess> {
+  const tokenDir = o.tokenDir ?? mkdtempSync(join(tmpdir(), 'entra-tokens-'));
+  const tokenFile = o.tokenFile ?? o.emulator.writeProjectedToken(mkdtempSync(join(tmpdir(), 'entra-sa-'))).path;
+  const identityHeader = randomBytes(32).toString('hex');
+  recordSecret(identityHeader);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_EXTRA_CA_CERTS: o.emulator.caFile,
+    AZURE_CLIENT_ID: o.emulator.clientId,
+    AZURE_TENANT_ID: o.emulator.tenantId,
+    AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+    AZURE_AUTHORITY_HOST: o.emulator.url,
+    ENTRA_SIDECAR_TOKENS: o.tokens ?? 'storage=https://storage.azure.com/.default',
+    ENTRA_SIDECAR_TOKEN_DIR: tokenDir,
+    ENTRA_SIDECAR_LISTEN: '127.0.0.1:0',
+    ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
+    ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
+    ENTRA_SIDECAR_LOG_LEVEL: 'debug',
+  };
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const proc = spawn(process.execPath, [CLI, 'sidecar', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const audit = auditLog('sidecar');
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    audit?.write(`${line}\n`);
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      parsed = { unparsed: line };
+    }
+    logs.push(parsed);
+    for (const w of [...waiters]) if (w.pred(parsed)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(parsed);
+    }
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => {
+    audit?.write(`${line}\n`);
+    stderr.push(line);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+    audit?.end();
+    resolve(code);
+  }));
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> => {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join(' | ')}; last logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
+      waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      void exited.then((code) => { clearTimeout(t); reject(new Error(`sidecar exited (${code}) before the log line; stderr: ${stderr.join(' | ')}`)); });
+    });
+  };
+  let endpoint = '';
+  let health = '';
+  if (!o.noWait) {
+    const started = (await waitForLog((l) => l.msg === 'sidecar started')) as { endpoint: { port: number }; health: { port: number } };
+    endpoint = `http://127.0.0.1:${started.endpoint.port}`;
+    health = `http://127.0.0.1:${started.health.port}`;
+  }
+  const sp: SidecarProcess = {
+    proc, endpoint, health, tokenDir, identityHeader, tokenFile, logs, stderr, exited, waitForLog,
+    async waitReady(timeoutMs = 20_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await fetch(`${sp.health}/readyz`).catch(() => undefined);
+        if (r?.status === 200) return;
+        if (Date.now() > until) throw new Error(`sidecar not ready within ${timeoutMs} ms: ${r ? await r.text() : 'no answer'}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 8_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  return sp;
+}
+
+/** GET the App Service flavour for a resource. */
+export async function getToken(sp: SidecarProcess, resource: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${sp.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, { headers: { 'X-IDENTITY-HEADER': sp.identityHeader, ...headers } });
+}
