@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /** The folder-name prefix kubelet's AtomicWriter uses: `..2006_01_02_15_04_05.` (UTC). */
@@ -34,6 +34,7 @@ export class ProjectedVolumeWriter {
   write(dir: string, files: Record<string, string>, mode = 0o644): string[] {
     mkdirSync(dir, { recursive: true });
     const fresh = mkdtempSync(join(dir, timestampPrefix(new Date())));
+    chmodSync(fresh, 0o755); // as kubelet does after MkdirTemp
     for (const [name, content] of Object.entries(files)) writeFileSync(join(fresh, name), content, { mode });
 
     const dataLink = join(dir, '..data');
