@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, createServerCertificate, createSigningCertificate } from './certs.js';
 import { Directory } from './directory.js';
-import { FaultSchedule } from './faults.js';
+import { FaultSchedule, parseFault, parseScheduleOptions } from './faults.js';
 import { History } from './history.js';
 import { generateRsaKeyPair, generateSigningKeySync, kubernetesSigningKey, publicJwk, type SigningKey } from './keys.js';
 import { ProjectedVolumeWriter } from './projected-volume.js';
@@ -128,7 +128,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     });
   });
   const address = server.address() as AddressInfo;
-  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : address.family === 'IPv6' ? `[${address.address}]` : host;
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : isIP(host) === 6 ? `[${host}]` : host;
   url = `https://${urlHost}:${address.port}`;
   writeFileSync(join(dir, 'emulator.json'), `${JSON.stringify({ url, caFile, tenantId, clientId, issuer: defaults.issuer, pid: process.pid }, null, 2)}\n`);
 
@@ -181,7 +181,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     exchangeCount: (scope) => history.exchangeCount(scope),
     requests: history.requests,
     discoveryRequestCount: () => history.discoveryCount(),
-    inject: (fault, s) => faults.add(fault, s),
+    inject: (fault, s) => faults.add(parseFault(fault), parseScheduleOptions({ ...(s ?? {}) })),
     clearFaults: () => faults.clear(),
     issuedSecrets: () => history.issuedSecrets(),
     close() {

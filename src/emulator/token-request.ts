@@ -59,7 +59,7 @@ export function summarizeTokenRequest(tenant: string, form: URLSearchParams): To
 
 /**
  * Judges a client-credentials token request with a federated client assertion, in the order
- * Entra does: request shape, tenant, application, scope, assertion (format, federated credential
+ * Entra does: tenant, request shape, application, scope, assertion (format, federated credential
  * match, signature by a key of that issuer, time range), resource.
  *
  * @example
@@ -70,9 +70,9 @@ export function judgeTokenRequest(tenant: string, form: URLSearchParams, ctx: To
   const summary = summarizeTokenRequest(tenant, form);
   const fail = (code: number, extra: ErrorDetails = {}): TokenDecision => ({ ok: false, summary: { ...summary, details: { ...summary.details, ...extra } }, code });
 
+  if (!ctx.directory.hasTenant(tenant)) return fail(90002);
   const grantType = form.get('grant_type');
   if (!grantType) return fail(900144, { parameter: 'grant_type' });
-  if (!ctx.directory.hasTenant(tenant)) return fail(90002);
   if (grantType !== 'client_credentials') return fail(70003);
   if (!summary.clientId) return fail(900144, { parameter: 'client_id' });
   if (!ctx.directory.hasApplication(tenant, summary.clientId)) return fail(700016);
