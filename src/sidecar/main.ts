@@ -161,7 +161,7 @@ function failureFields(target: string, entry: { scope: string }, error: Exchange
     const a = exchange.lastAssertion();
     fields.clientId = config.clientId;
     fields.tenantId = config.tenantId;
-    if (a) fields.assertion = { iss: a.iss, sub: a.sub, aud: a.aud };
+    if (a) fields.assertionClaims = { iss: a.iss, sub: a.sub, aud: a.aud };
   }
   return fields;
 }
