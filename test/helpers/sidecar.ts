@@ -37,6 +37,8 @@ export interface SidecarProcessOptions {
   tokenFile?: string;
   /** don't wait for the "sidecar started" line */
   noWait?: boolean;
+  /** a command the sidecar runs under, e.g. `['setpriv', '--bounding-set=-dac_override', '--']`; it must exec node */
+  wrapper?: string[];
 }
 
 /**
@@ -66,7 +68,8 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const proc = spawn(process.execPath, [CLI, 'sidecar', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(o.wrapper ?? []), process.execPath, CLI, 'sidecar', ...(o.args ?? [])];
+  const proc = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const audit = auditLog('sidecar');
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
