@@ -204,3 +204,31 @@ export async function requestsDuring<T>(health: string, fn: () => Promise<T>): P
   for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) requests[k] = v - (before.get(k) ?? 0);
   return { value, requests };
 }
+
+export interface ShellRun {
+  code: number | null;
+  /** what the command printed: a response body or a token, so it is returned, not logged */
+  stdout: string;
+  /** audited like every log */
+  stderr: string;
+}
+
+/**
+ * Runs a shell one-liner (as the README shows it) with only `env` plus PATH and a fresh HOME.
+ * stdout is the command's answer and comes back to the test; stderr goes to the audited logs.
+ */
+export async function runShell(name: string, oneLiner: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ShellRun> {
+  const home = mkdtempSync(join(tmpdir(), 'interop-home-'));
+  const proc = spawn('/bin/sh', ['-c', oneLiner], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: home });
+  const audit = auditLog(`interop-${name}`);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+  proc.stderr!.on('data', (c: Buffer) => { audit?.write(c); stderr += c.toString('utf8'); });
+  const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  audit?.end();
+  for (const jwt of stdout.match(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g) ?? []) recordSecret(jwt);
+  return { code, stdout, stderr };
+}
