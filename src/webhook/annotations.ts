@@ -1,0 +1,423 @@
+import { truncate } from '../config/options.js';
+import { parseQuantity } from './quantity.js';
+import type { DefaultMode, MutationSettings } from './settings.js';
+
+/**
+ * Every annotation and label the webhook reads or writes, with its default and parser. The README's
+ * annotation table is `ANNOTATION_REFERENCE`.
+ */
+export const ANNOTATION = {
+  inject: 'entra-sidecar.io/inject',
+  clientId: 'entra-sidecar.io/client-id',
+  tenantId: 'entra-sidecar.io/tenant-id',
+  tokens: 'entra-sidecar.io/tokens',
+  tokenExpiration: 'entra-sidecar.io/token-expiration',
+  skipContainers: 'entra-sidecar.io/skip-containers',
+  mode: 'entra-sidecar.io/mode',
+  port: 'entra-sidecar.io/port',
+  mountPath: 'entra-sidecar.io/mount-path',
+  cpuRequest: 'entra-sidecar.io/cpu-request',
+  memoryRequest: 'entra-sidecar.io/memory-request',
+  memoryLimit: 'entra-sidecar.io/memory-limit',
+  injectEnv: 'entra-sidecar.io/inject-env',
+  msiEndpoint: 'entra-sidecar.io/msi-endpoint',
+  /** written by the webhook */
+  status: 'entra-sidecar.io/status',
+} as const;
+
+/** Azure Workload Identity's ServiceAccount annotations, read as fallbacks. */
+export const AZURE_WORKLOAD_IDENTITY = {
+  clientId: 'azure.workload.identity/client-id',
+  tenantId: 'azure.workload.identity/tenant-id',
+} as const;
+
+/** Pod label the webhook sets (a PodMonitor selects on it). */
+export const INJECTED_LABEL = 'entra-sidecar.io/injected';
+export const STATUS_INJECTED = 'injected';
+
+export const TOKEN_EXPIRATION_MIN = 3600;
+export const TOKEN_EXPIRATION_MAX = 86400;
+export const MAX_TOKEN_TARGETS = 32;
+
+/** How the sidecar is placed in one pod. */
+export type InjectionMode = 'native' | 'container' | 'init-only';
+export const INJECTION_MODES: readonly InjectionMode[] = ['native', 'container', 'init-only'];
+
+/** One row of the annotation table: what users set on a pod (or its ServiceAccount). */
+export interface AnnotationDoc {
+  key: string;
+  on: string;
+  default: string;
+  accepted: string;
+  meaning: string;
+}
+
+/** The annotation table, in README order. */
+export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
+  { key: ANNOTATION.inject, on: 'pod', default: 'absent (no injection)', accepted: '`true` (case-insensitive); anything else means no', meaning: 'opt the pod in' },
+  {
+    key: ANNOTATION.clientId,
+    on: 'pod, else ServiceAccount',
+    default: "ServiceAccount's `azure.workload.identity/client-id`",
+    accepted: 'a GUID',
+    meaning: 'application (client) id of the Entra app or user-assigned managed identity; without one the pod is denied',
+  },
+  {
+    key: ANNOTATION.tenantId,
+    on: 'pod, else ServiceAccount',
+    default: "ServiceAccount's `azure.workload.identity/tenant-id`, else the webhook's `--default-tenant-id`",
+    accepted: 'a GUID or a domain such as `contoso.onmicrosoft.com`',
+    meaning: 'Entra tenant',
+  },
+  {
+    key: ANNOTATION.tokens,
+    on: 'pod',
+    default: 'empty (endpoint only)',
+    accepted: `\`name=scope,...\` (name: letters, digits, \`.\`, \`_\`, \`-\`; at most ${MAX_TOKEN_TARGETS})`,
+    meaning: 'tokens fetched at start and kept fresh as files `<mount-path>/<name>` and `<name>.json`',
+  },
+  {
+    key: ANNOTATION.tokenExpiration,
+    on: 'pod',
+    default: String(TOKEN_EXPIRATION_MIN),
+    accepted: `whole seconds, ${TOKEN_EXPIRATION_MIN}–${TOKEN_EXPIRATION_MAX}`,
+    meaning: "`expirationSeconds` of the projected service-account token the sidecar exchanges",
+  },
+  {
+    key: ANNOTATION.skipContainers,
+    on: 'pod',
+    default: 'none',
+    accepted: 'container names separated by `,` or `;`',
+    meaning: 'containers (and init containers) that get neither the environment nor the token mount',
+  },
+  {
+    key: ANNOTATION.mode,
+    on: 'pod',
+    default: '`native` on Kubernetes ≥ 1.32, else `container`; `init-only` instead of `container` when `restartPolicy` is not `Always` (Jobs)',
+    accepted: '`native`, `container`, `init-only`',
+    meaning:
+      '`native`: first init container with `restartPolicy: Always` and a startup probe; `container`: first container with a postStart wait, plus a `sidecar --once` init container; `init-only`: one `sidecar --once` init container, files only',
+  },
+  { key: ANNOTATION.port, on: 'pod', default: 'webhook `--sidecar-port` (42350)', accepted: '1024–65535, not the health port', meaning: 'loopback port of the token endpoint' },
+  {
+    key: ANNOTATION.mountPath,
+    on: 'pod',
+    default: 'webhook `--token-dir` (`/var/run/secrets/entra`)',
+    accepted: 'an absolute path without `..`',
+    meaning: 'where the token files are mounted (read-only) in app and init containers',
+  },
+  { key: ANNOTATION.cpuRequest, on: 'pod', default: 'webhook `--sidecar-cpu-request` (10m)', accepted: 'a Kubernetes quantity above 0', meaning: "sidecar's CPU request" },
+  { key: ANNOTATION.memoryRequest, on: 'pod', default: 'webhook `--sidecar-memory-request` (48Mi)', accepted: 'a quantity above 0, at most the memory limit', meaning: "sidecar's memory request" },
+  { key: ANNOTATION.memoryLimit, on: 'pod', default: 'webhook `--sidecar-memory-limit` (96Mi)', accepted: 'a quantity, at least the memory request', meaning: "sidecar's memory limit" },
+  {
+    key: ANNOTATION.injectEnv,
+    on: 'pod',
+    default: 'true',
+    accepted: '`true` or `false`',
+    meaning: '`false`: app containers get only `ENTRA_TOKEN_DIR` (no `IDENTITY_ENDPOINT`, `IDENTITY_HEADER`, `AZURE_CLIENT_ID`); files only',
+  },
+  { key: ANNOTATION.msiEndpoint, on: 'pod', default: 'false', accepted: '`true` or `false`', meaning: '`true`: also set `MSI_ENDPOINT` (same URL), for the Azure CLI' },
+  { key: ANNOTATION.status, on: 'pod (written)', default: '', accepted: '`injected`', meaning: 'set by the webhook; a later pass only tops up containers added since' },
+];
+
+/** Renders `ANNOTATION_REFERENCE` as a Markdown table. */
+export function renderAnnotationTable(): string {
+  const rows = ANNOTATION_REFERENCE.map((a) => `| \`${a.key}\` | ${a.on} | ${a.default} | ${a.accepted} | ${a.meaning} |`);
+  return ['| annotation | on | default | accepted values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** One token target: a file name and the scope it holds. */
+export interface TokenTarget {
+  name: string;
+  scope: string;
+}
+
+/** Resolved per-pod injection options. */
+export interface InjectionOptions {
+  clientId: string;
+  tenantId: string;
+  tokens: TokenTarget[];
+  tokenExpirationSeconds: number;
+  mode: InjectionMode;
+  port: number;
+  mountPath: string;
+  cpuRequest: string;
+  memoryRequest: string;
+  memoryLimit: string;
+  app: AppOptions;
+}
+
+/** The options that decide what app containers get (also re-read on reinvocation). */
+export interface AppOptions {
+  skipContainers: Set<string>;
+  injectEnv: boolean;
+  msiEndpoint: boolean;
+}
+
+export interface ServiceAccountRef {
+  namespace: string;
+  name: string;
+  annotations: Record<string, string>;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const RESERVED_PATHS = ['/var/run/secrets/kubernetes.io/serviceaccount', '/var/run/secrets/entra-sidecar'];
+
+/** True when the pod opted in: `entra-sidecar.io/inject: "true"`, case-insensitive. */
+export function isOptedIn(annotations: Record<string, string> | undefined): boolean {
+  const v = annotations?.[ANNOTATION.inject];
+  return typeof v === 'string' && v.trim().toLowerCase() === 'true';
+}
+
+/** A GUID, as Entra client ids are. */
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
+/** A tenant id: a GUID or a verified domain name. */
+export function isTenantId(value: string): boolean {
+  return GUID.test(value) || DOMAIN.test(value);
+}
+
+function quoted(value: string): string {
+  return `"${truncate(value)}"`;
+}
+
+/**
+ * Parses `name=scope,...`. Whitespace around entries is ignored; an empty value means no targets.
+ *
+ * @example
+ * parseTokenTargets('storage=https://storage.azure.com/.default') // [{ name: 'storage', scope: 'https://storage.azure.com/.default' }]
+ */
+export function parseTokenTargets(value: string): { targets: TokenTarget[] } | { problem: string } {
+  const form = `must be name=scope pairs separated by commas, e.g. storage=https://storage.azure.com/.default`;
+  const targets: TokenTarget[] = [];
+  const seen = new Set<string>();
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) return { problem: `${form}; got ${quoted(entry)}` };
+    const name = entry.slice(0, eq).trim();
+    const scope = entry.slice(eq + 1).trim();
+    if (!TOKEN_NAME.test(name) || name.endsWith('.json')) {
+      return { problem: `has the name ${quoted(name)}: a name is a file name of letters, digits, ".", "_" and "-" (at most 63, not ending in .json)` };
+    }
+    if (scope === '' || /[\s=]/.test(scope)) return { problem: `has the scope ${quoted(scope)} for ${name}: a scope is one value without spaces, e.g. https://storage.azure.com/.default` };
+    if (seen.has(name)) return { problem: `names ${quoted(name)} twice` };
+    seen.add(name);
+    targets.push({ name, scope });
+  }
+  if (targets.length > MAX_TOKEN_TARGETS) return { problem: `has ${targets.length} targets; at most ${MAX_TOKEN_TARGETS} are allowed` };
+  return { targets };
+}
+
+/** Renders targets in the sidecar's `ENTRA_SIDECAR_TOKENS` form. */
+export function formatTokenTargets(targets: TokenTarget[]): string {
+  return targets.map((t) => `${t.name}=${t.scope}`).join(',');
+}
+
+function parseBool(annotations: Record<string, string>, key: string, dflt: boolean, problems: string[]): boolean {
+  const raw = annotations[key];
+  if (raw === undefined) return dflt;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  problems.push(`annotation ${key} must be "true" or "false", got ${quoted(raw)}`);
+  return dflt;
+}
+
+/** Splits `a,b;c` into names; empty entries are ignored. */
+export function parseSkipContainers(value: string | undefined): Set<string> {
+  const names = new Set<string>();
+  if (value === undefined) return names;
+  for (const n of value.split(/[,;]/)) {
+    const t = n.trim();
+    if (t) names.add(t);
+  }
+  return names;
+}
+
+/** Parses the app-side options (`skip-containers`, `inject-env`, `msi-endpoint`). */
+export function parseAppOptions(annotations: Record<string, string>): Parsed<AppOptions> {
+  const problems: string[] = [];
+  const injectEnv = parseBool(annotations, ANNOTATION.injectEnv, true, problems);
+  const msiEndpoint = parseBool(annotations, ANNOTATION.msiEndpoint, false, problems);
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, value: { skipContainers: parseSkipContainers(annotations[ANNOTATION.skipContainers]), injectEnv, msiEndpoint } };
+}
+
+/** Checks a mount path: absolute, normalised, not `/`, not over or under a reserved path. */
+export function checkMountPath(path: string): string | undefined {
+  if (!path.startsWith('/') || path === '/') return 'must be an absolute path other than /';
+  if (path.length > 256) return 'must be at most 256 characters';
+  if (/[:\s\\]/.test(path) || path.split('/').some((seg, i, all) => seg === '..' || seg === '.' || (seg === '' && i > 0 && i < all.length - 1))) {
+    return 'must be a plain absolute path (no "..", ".", "//", ":" or spaces)';
+  }
+  const p = path.replace(/\/+$/, '');
+  for (const r of RESERVED_PATHS) {
+    if (p === r || p.startsWith(`${r}/`) || r.startsWith(`${p}/`)) return `must not overlap ${r}`;
+  }
+  return undefined;
+}
+
+function parseQuantityAnnotation(annotations: Record<string, string>, key: string, dflt: string, problems: string[]): { text: string; value: number } {
+  const raw = annotations[key];
+  const text = raw === undefined ? dflt : raw.trim();
+  const value = parseQuantity(text);
+  if (value === undefined || value <= 0) {
+    problems.push(`annotation ${key} must be a Kubernetes quantity above 0 such as ${key.includes('cpu') ? '10m or 0.1' : '48Mi or 128M'}, got ${quoted(raw ?? dflt)}`);
+    return { text, value: Number.NaN };
+  }
+  return { text, value };
+}
+
+function resolveMode(annotations: Record<string, string>, settingsMode: DefaultMode, restartPolicy: string | undefined, problems: string[]): InjectionMode {
+  const raw = annotations[ANNOTATION.mode];
+  if (raw !== undefined) {
+    const v = raw.trim().toLowerCase();
+    if ((INJECTION_MODES as readonly string[]).includes(v)) return v as InjectionMode;
+    problems.push(`annotation ${ANNOTATION.mode} must be one of ${INJECTION_MODES.join(', ')}, got ${quoted(raw)}`);
+    return settingsMode;
+  }
+  if (settingsMode === 'container' && restartPolicy !== undefined && restartPolicy !== 'Always') return 'init-only';
+  return settingsMode;
+}
+
+/**
+ * Resolves a pod's injection options from its annotations, its ServiceAccount's annotations and
+ * the webhook settings. Collects every problem, so one denial names them all.
+ *
+ * @example
+ * const r = parseInjectionOptions({ 'entra-sidecar.io/inject': 'true' }, sa, settings, undefined);
+ * if (!r.ok) deny(r.problems.join('; '));
+ */
+export function parseInjectionOptions(
+  pod: Record<string, string>,
+  serviceAccount: ServiceAccountRef | undefined,
+  settings: MutationSettings,
+  restartPolicy: string | undefined,
+): Parsed<InjectionOptions> {
+  const problems: string[] = [];
+  const sa = serviceAccount?.annotations ?? {};
+  const saName = serviceAccount ? `ServiceAccount ${serviceAccount.namespace}/${serviceAccount.name}` : 'the ServiceAccount';
+
+  const pick = (sources: Array<[Record<string, string>, string, string]>): { value: string; where: string } | undefined => {
+    for (const [map, key, where] of sources) {
+      const v = map[key];
+      if (v !== undefined && v.trim() !== '') return { value: v.trim(), where: `${where} annotation ${key}` };
+    }
+    return undefined;
+  };
+
+  const client = pick([
+    [pod, ANNOTATION.clientId, 'pod'],
+    [sa, ANNOTATION.clientId, saName],
+    [sa, AZURE_WORKLOAD_IDENTITY.clientId, saName],
+  ]);
+  let clientId = '';
+  if (!client) {
+    problems.push(
+      `no client id: set the pod annotation ${ANNOTATION.clientId}, or the annotation ${ANNOTATION.clientId} (or ${AZURE_WORKLOAD_IDENTITY.clientId}) on ${saName}, to the application (client) id of the Entra app or managed identity`,
+    );
+  } else if (!isGuid(client.value)) {
+    problems.push(`${client.where} must be a GUID (the application (client) id), got ${quoted(client.value)}`);
+  } else clientId = client.value;
+
+  const tenant = pick([
+    [pod, ANNOTATION.tenantId, 'pod'],
+    [sa, ANNOTATION.tenantId, saName],
+    [sa, AZURE_WORKLOAD_IDENTITY.tenantId, saName],
+  ]);
+  let tenantId = settings.defaultTenantId ?? '';
+  if (tenant) {
+    if (!isTenantId(tenant.value)) problems.push(`${tenant.where} must be a tenant GUID or domain, got ${quoted(tenant.value)}`);
+    else tenantId = tenant.value;
+  } else if (!tenantId) {
+    problems.push(
+      `no tenant id: set the pod annotation ${ANNOTATION.tenantId}, or ${ANNOTATION.tenantId} (or ${AZURE_WORKLOAD_IDENTITY.tenantId}) on ${saName}, or install the webhook with a default tenant (--default-tenant-id)`,
+    );
+  }
+
+  let tokens: TokenTarget[] = [];
+  const tokensRaw = pod[ANNOTATION.tokens];
+  if (tokensRaw !== undefined) {
+    const t = parseTokenTargets(tokensRaw);
+    if ('problem' in t) problems.push(`annotation ${ANNOTATION.tokens} ${t.problem}`);
+    else tokens = t.targets;
+  }
+
+  let tokenExpirationSeconds = settings.tokenExpirationSeconds;
+  const expRaw = pod[ANNOTATION.tokenExpiration];
+  if (expRaw !== undefined) {
+    const v = expRaw.trim();
+    const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= TOKEN_EXPIRATION_MIN && n <= TOKEN_EXPIRATION_MAX)) {
+      problems.push(`annotation ${ANNOTATION.tokenExpiration} must be whole seconds from ${TOKEN_EXPIRATION_MIN} to ${TOKEN_EXPIRATION_MAX}, got ${quoted(expRaw)}`);
+    } else tokenExpirationSeconds = n;
+  }
+
+  const mode = resolveMode(pod, settings.mode, restartPolicy, problems);
+  if (mode === 'init-only' && tokens.length === 0 && !problems.some((p) => p.startsWith(`annotation ${ANNOTATION.tokens}`))) {
+    const why =
+      pod[ANNOTATION.mode] === undefined
+        ? `this pod runs in init-only mode because its restartPolicy is ${restartPolicy} and the webhook's default mode is container (a sidecar container would keep a Job from completing); `
+        : '';
+    problems.push(
+      `${why}init-only fetches only the targets named in ${ANNOTATION.tokens}, and there are none: add name=scope pairs to ${ANNOTATION.tokens}, or set ${ANNOTATION.mode} to native (Kubernetes 1.29+)`,
+    );
+  }
+
+  let port = settings.port;
+  const portRaw = pod[ANNOTATION.port];
+  if (portRaw !== undefined) {
+    const v = portRaw.trim();
+    const n = /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= 1024 && n <= 65535)) problems.push(`annotation ${ANNOTATION.port} must be a port from 1024 to 65535, got ${quoted(portRaw)}`);
+    else if (n === settings.healthPort) problems.push(`annotation ${ANNOTATION.port} must differ from the sidecar health port ${settings.healthPort}`);
+    else port = n;
+  }
+
+  let mountPath = settings.tokenDir;
+  const mountRaw = pod[ANNOTATION.mountPath];
+  if (mountRaw !== undefined) {
+    const v = mountRaw.trim();
+    const problem = checkMountPath(v);
+    if (problem) problems.push(`annotation ${ANNOTATION.mountPath} ${problem}, got ${quoted(mountRaw)}`);
+    else mountPath = v.replace(/\/+$/, '');
+  }
+
+  const cpu = parseQuantityAnnotation(pod, ANNOTATION.cpuRequest, settings.cpuRequest, problems);
+  const memReq = parseQuantityAnnotation(pod, ANNOTATION.memoryRequest, settings.memoryRequest, problems);
+  const memLim = parseQuantityAnnotation(pod, ANNOTATION.memoryLimit, settings.memoryLimit, problems);
+  if (memReq.value > memLim.value) {
+    problems.push(
+      `the sidecar memory request ${memReq.text} is above its limit ${memLim.text}: lower ${ANNOTATION.memoryRequest} or raise ${ANNOTATION.memoryLimit}`,
+    );
+  }
+
+  const app = parseAppOptions(pod);
+  if (!app.ok) problems.push(...app.problems);
+
+  if (problems.length > 0 || !app.ok) return { ok: false, problems };
+  return {
+    ok: true,
+    value: {
+      clientId,
+      tenantId,
+      tokens,
+      tokenExpirationSeconds,
+      mode,
+      port,
+      mountPath,
+      cpuRequest: cpu.text,
+      memoryRequest: memReq.text,
+      memoryLimit: memLim.text,
+      app: app.value,
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { createPrivateKey, generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import type { KeyPair } from './tls.js';
+
+const generateRsa = promisify(generateKeyPair);
+const DAY_MS = 86_400_000;
+
+/** A CA certificate and its key, PEM. */
+export interface CertificateAuthority {
+  cert: string;
+  key: string;
+}
+
+async function rsaKeyPair(): Promise<{ publicKey: string; privateKey: string }> {
+  return generateRsa('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+function serialNumber(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0] as number) & 0x7f; // positive
+  return b.toString('hex');
+}
+
+/**
+ * A self-signed CA for the webhook's serving certificate (RSA 2048, SHA-256). Keys are generated
+ * off the event loop.
+ *
+ * @example
+ * const ca = await createCertificateAuthority('entra-sidecar-webhook-ca', 3650, new Date());
+ */
+export async function createCertificateAuthority(commonName: string, validDays: number, now: Date): Promise<CertificateAuthority> {
+  const keys = await rsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKey);
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
+  cert.validity.notAfter = new Date(now.getTime() + validDays * DAY_MS);
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'entra-sidecar' },
+  ];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(keys.privateKey), forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: keys.privateKey };
+}
+
+/**
+ * A serving certificate for `dnsNames` (the first is also the subject CN), signed by `ca`.
+ *
+ * @example
+ * await issueServingCertificate(ca, ['svc.ns.svc', 'svc.ns.svc.cluster.local'], 365, new Date());
+ */
+export async function issueServingCertificate(ca: CertificateAuthority, dnsNames: string[], validDays: number, now: Date): Promise<KeyPair> {
+  const keys = await rsaKeyPair();
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKey);
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
+  const notAfter = Math.min(now.getTime() + validDays * DAY_MS, caCert.validity.notAfter.getTime());
+  cert.validity.notAfter = new Date(notAfter);
+  cert.setSubject([{ name: 'commonName', value: dnsNames[0] as string }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2, value })) },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(ca.key), forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: keys.privateKey };
+}
+
+/** The DNS names a webhook Service answers to inside the cluster. */
+export function serviceDnsNames(serviceName: string, namespace: string): string[] {
+  return [`${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`, `${serviceName}.${namespace}`, serviceName];
+}
+
+/** Splits a PEM bundle into its certificates. */
+export function splitPemBundle(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
+}
+
+/**
+ * Why a serving certificate must be replaced now, or undefined when it is good: signed by the CA,
+ * matching its key, covering `dnsNames`, and valid for longer than `renewBeforeMs`.
+ */
+export function servingCertificateProblem(pair: KeyPair, caPem: string, dnsNames: string[], now: Date, renewBeforeMs: number): string | undefined {
+  try {
+    const cert = new X509Certificate(pair.cert);
+    const ca = new X509Certificate(caPem);
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return 'not signed by the CA';
+    if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return 'key does not match';
+    const sans = (cert.subjectAltName ?? '').split(',').map((s) => s.trim().replace(/^DNS:/, ''));
+    const missing = dnsNames.filter((n) => !sans.includes(n));
+    if (missing.length > 0) return `does not cover ${missing.join(', ')}`;
+    if (new Date(cert.validFrom).getTime() > now.getTime()) return 'not valid yet';
+    if (new Date(cert.validTo).getTime() - now.getTime() < renewBeforeMs) return 'expires soon';
+    return undefined;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+/** Why a CA must be replaced now (expired, or expiring within `renewBeforeMs`), or undefined. */
+export function caProblem(ca: CertificateAuthority, now: Date, renewBeforeMs: number): string | undefined {
+  try {
+    const cert = new X509Certificate(ca.cert);
+    if (!cert.ca) return 'not a CA';
+    if (!cert.checkPrivateKey(createPrivateKey(ca.key))) return 'key does not match';
+    if (new Date(cert.validTo).getTime() - now.getTime() < renewBeforeMs) return 'expires soon';
+    return undefined;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+/** True when the certificate's validity period has not ended at `now`. */
+export function isUnexpired(certPem: string, now: Date): boolean {
+  try {
+    return new Date(new X509Certificate(certPem).validTo).getTime() > now.getTime();
+  } catch {
+    return false;
+  }
+}

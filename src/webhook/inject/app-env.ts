@@ -1,0 +1,67 @@
+import type { AppOptions } from '../annotations.js';
+import type { Container, EnvVar } from '../pod.js';
+
+/** Variables app containers get (never `AZURE_FEDERATED_TOKEN_FILE` or `AZURE_TENANT_ID`). */
+export const APP_ENV = {
+  identityEndpoint: 'IDENTITY_ENDPOINT',
+  identityHeader: 'IDENTITY_HEADER',
+  msiEndpoint: 'MSI_ENDPOINT',
+  clientId: 'AZURE_CLIENT_ID',
+  tokenDir: 'ENTRA_TOKEN_DIR',
+} as const;
+
+/**
+ * What a container can reach when it starts: the endpoint (the sidecar runs before it), only the
+ * files (written by the `--once` init container before it), or nothing yet.
+ */
+export type AppAccess = 'endpoint' | 'files' | 'none';
+
+/** Values the app environment is built from. */
+export interface AppEnvValues {
+  clientId: string;
+  port: number;
+  mountPath: string;
+  /** absent when nothing serves the endpoint (init-only) */
+  identityHeader?: string;
+  app: AppOptions;
+}
+
+/** The managed-identity endpoint URL the sidecar serves on loopback. */
+export function identityEndpointUrl(port: number): string {
+  return `http://127.0.0.1:${port}/msi/token`;
+}
+
+/**
+ * The variables for one container, in the order they are added.
+ *
+ * @example
+ * appEnv(values, 'endpoint') // IDENTITY_ENDPOINT, IDENTITY_HEADER, AZURE_CLIENT_ID, ENTRA_TOKEN_DIR
+ */
+export function appEnv(values: AppEnvValues, access: AppAccess): EnvVar[] {
+  if (access === 'none') return [];
+  const tokenDir: EnvVar = { name: APP_ENV.tokenDir, value: values.mountPath };
+  if (!values.app.injectEnv) return [tokenDir];
+  const clientId: EnvVar[] = values.clientId ? [{ name: APP_ENV.clientId, value: values.clientId }] : [];
+  if (access === 'files' || values.identityHeader === undefined) return [...clientId, tokenDir];
+  const url = identityEndpointUrl(values.port);
+  const env: EnvVar[] = [
+    { name: APP_ENV.identityEndpoint, value: url },
+    { name: APP_ENV.identityHeader, value: values.identityHeader },
+    ...clientId,
+    tokenDir,
+  ];
+  if (values.app.msiEndpoint) env.push({ name: APP_ENV.msiEndpoint, value: url });
+  return env;
+}
+
+/**
+ * Appends the variables a container does not already set; an existing variable is never
+ * overwritten. (A variable set only through `envFrom` cannot be seen here, and `env` wins over
+ * `envFrom` in Kubernetes; use `entra-sidecar.io/inject-env: "false"` for such containers.)
+ */
+export function addEnvIfAbsent(container: Container, vars: EnvVar[]): void {
+  const existing = container.env ?? [];
+  const names = new Set(existing.map((e) => e.name));
+  const missing = vars.filter((v) => !names.has(v.name));
+  if (missing.length > 0) container.env = [...existing, ...missing];
+}

@@ -1,0 +1,70 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LOOKUP_ERROR_REASONS, type LookupErrorReason } from './service-accounts.js';
+
+/** How an admission ended. */
+export type AdmissionResult = 'injected' | 'skipped' | 'denied' | 'error';
+export const ADMISSION_RESULTS: readonly AdmissionResult[] = ['injected', 'skipped', 'denied', 'error'];
+
+/** The webhook's metrics, on their own registry. */
+export interface WebhookMetrics {
+  registry: Registry;
+  admissions: Counter<'result'>;
+  admissionDuration: Histogram<string>;
+  lookupErrors: Counter<'reason'>;
+  /** counts one admission and its duration */
+  observeAdmission(result: AdmissionResult, seconds: number): void;
+  lookupError(reason: LookupErrorReason): void;
+}
+
+/**
+ * Creates the webhook registry: admissions by result, admission latency, ServiceAccount lookup
+ * errors by reason, build info, and the process default metrics. Every label value starts at 0.
+ *
+ * @example
+ * const metrics = createWebhookMetrics(VERSION);
+ * res.end(await metrics.registry.metrics());
+ */
+export function createWebhookMetrics(version: string): WebhookMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const admissions = new Counter({
+    name: 'entra_sidecar_webhook_admissions_total',
+    help: 'Pod admissions answered by the webhook, by result (injected, skipped, denied, error).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const admissionDuration = new Histogram({
+    name: 'entra_sidecar_webhook_admission_duration_seconds',
+    help: 'Time from receiving an AdmissionReview to answering it.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const lookupErrors = new Counter({
+    name: 'entra_sidecar_webhook_serviceaccount_lookup_errors_total',
+    help: 'ServiceAccount reads that failed after retries, by reason (not_found, forbidden, timeout, ...).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const buildInfo = new Gauge({
+    name: 'entra_sidecar_webhook_build_info',
+    help: 'Always 1; the version label carries the webhook version.',
+    labelNames: ['version'],
+    registers: [registry],
+  });
+  buildInfo.set({ version }, 1);
+  for (const result of ADMISSION_RESULTS) admissions.inc({ result }, 0);
+  for (const reason of LOOKUP_ERROR_REASONS) lookupErrors.inc({ reason }, 0);
+  return {
+    registry,
+    admissions,
+    admissionDuration,
+    lookupErrors,
+    observeAdmission(result, seconds) {
+      admissions.inc({ result });
+      admissionDuration.observe(seconds);
+    },
+    lookupError(reason) {
+      lookupErrors.inc({ reason });
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * RFC 6902 JSON Patch computed from the difference between two JSON documents. Lists of named
+ * objects (containers, env, volumes) are matched by `name`, so an insertion at the front is one
+ * `add`, not a cascade of `replace`s; anything else falls back to appends or a whole-list replace.
+ */
+
+export type JsonPatchOperation = { op: 'add'; path: string; value: unknown } | { op: 'remove'; path: string } | { op: 'replace'; path: string; value: unknown };
+
+/** Escapes one JSON Pointer segment (`~` → `~0`, `/` → `~1`). */
+export function escapePointerSegment(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * The operations that turn `before` into `after`. Empty when they are equal.
+ *
+ * @example
+ * createJsonPatch({ a: 1 }, { a: 1, b: { c: 2 } }) // [{ op: 'add', path: '/b', value: { c: 2 } }]
+ */
+export function createJsonPatch(before: unknown, after: unknown): JsonPatchOperation[] {
+  const ops: JsonPatchOperation[] = [];
+  diff(before, after, '', ops);
+  return ops;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Structural equality of JSON values (key order ignored; `undefined` members count as absent). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (isPlainObject(a)) {
+    if (!isPlainObject(b)) return false;
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    if (ka.length !== kb.length) return false;
+    for (const k of ka) if (!(k in b) || !jsonEqual(a[k], b[k])) return false;
+    return true;
+  }
+  return false;
+}
+
+function diff(a: unknown, b: unknown, path: string, ops: JsonPatchOperation[]): void {
+  if (a === b) return;
+  if (isPlainObject(a) && isPlainObject(b)) return diffObject(a, b, path, ops);
+  if (Array.isArray(a) && Array.isArray(b)) return diffArray(a, b, path, ops);
+  if (jsonEqual(a, b)) return;
+  ops.push({ op: 'replace', path, value: b });
+}
+
+function diffObject(a: Record<string, unknown>, b: Record<string, unknown>, path: string, ops: JsonPatchOperation[]): void {
+  for (const k of Object.keys(a)) {
+    if (a[k] !== undefined && (!(k in b) || b[k] === undefined)) ops.push({ op: 'remove', path: `${path}/${escapePointerSegment(k)}` });
+  }
+  for (const k of Object.keys(b)) {
+    if (b[k] === undefined) continue;
+    const p = `${path}/${escapePointerSegment(k)}`;
+    if (!(k in a) || a[k] === undefined) ops.push({ op: 'add', path: p, value: b[k] });
+    else diff(a[k], b[k], p, ops);
+  }
+}
+
+/** Names of a list of named objects, or undefined when some element has no name or names repeat. */
+function namesOf(list: unknown[]): string[] | undefined {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const item of list) {
+    if (!isPlainObject(item) || typeof item.name !== 'string' || seen.has(item.name)) return undefined;
+    seen.add(item.name);
+    names.push(item.name);
+  }
+  return names;
+}
+
+function diffArray(a: unknown[], b: unknown[], path: string, ops: JsonPatchOperation[]): void {
+  if (jsonEqual(a, b)) return;
+  const na = namesOf(a);
+  const nb = namesOf(b);
+  if (na && nb && isOrderedSubset(na, nb)) {
+    // Walk the result left to right: before step j the list holds b[0..j-1] followed by the rest of a.
+    let i = 0;
+    for (let j = 0; j < b.length; j++) {
+      if (i < a.length && na[i] === nb[j]) {
+        diff(a[i], b[j], `${path}/${j}`, ops);
+        i++;
+      } else ops.push({ op: 'add', path: `${path}/${j}`, value: b[j] });
+    }
+    return;
+  }
+  if (b.length >= a.length && a.every((v, i) => jsonEqual(v, b[i]))) {
+    for (let j = a.length; j < b.length; j++) ops.push({ op: 'add', path: `${path}/${j}`, value: b[j] });
+    return;
+  }
+  ops.push({ op: 'replace', path, value: b });
+}
+
+function isOrderedSubset(sub: string[], all: string[]): boolean {
+  let i = 0;
+  for (const n of all) if (i < sub.length && sub[i] === n) i++;
+  return i === sub.length;
+}

@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { parseAdmissionReview, type AdmissionRequest } from './admission-review.js';
+import type { Admission } from './admit.js';
+import type { WebhookMetrics } from './metrics.js';
+import type { TlsSource } from './tls.js';
+
+/** The path the MutatingWebhookConfiguration calls (the API server appends `?timeout=5s`). */
+export const MUTATE_PATH = '/mutate';
+/** Largest AdmissionReview accepted; larger bodies get 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** How much of an oversized body is read (and dropped) so the 413 reaches the client. */
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
+export interface WebhookServerOptions {
+  tls: TlsSource;
+  admit: (request: AdmissionRequest) => Promise<Admission>;
+  metrics: WebhookMetrics;
+  log: Logger;
+  maxBodyBytes?: number;
+}
+
+/** A JSON error body in the Kubernetes `Status` shape. */
+function status(code: number, reason: string, message: string): object {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+function send(res: ServerResponse, code: number, body: object, extraHeaders: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
+  res.end(text);
+}
+
+type Body = { kind: 'ok'; text: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
+
+/** Reads the body up to `max` bytes; an oversized body is drained (bounded) so the 413 can be read. */
+function readBody(req: IncomingMessage, max: number): Promise<Body> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        tooLarge = true;
+        chunks.length = 0;
+        if (size > max + DRAIN_LIMIT_BYTES) {
+          req.destroy();
+          resolve({ kind: 'aborted' });
+        }
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? { kind: 'too-large' } : { kind: 'ok', text: Buffer.concat(chunks, size) }));
+    req.on('error', () => resolve({ kind: 'aborted' }));
+    req.on('close', () => resolve({ kind: 'aborted' }));
+  });
+}
+
+/**
+ * The HTTPS admission server: TLS 1.2 or newer, `POST /mutate` (query ignored) with an
+ * AdmissionReview of at most 1 MiB, JSON errors in the Kubernetes Status shape. The certificate is
+ * swapped in place when the TLS source changes.
+ *
+ * @example
+ * const server = createWebhookServer({ tls, admit, metrics, log });
+ * server.listen(8443, '0.0.0.0');
+ */
+export function createWebhookServer(options: WebhookServerOptions): Server {
+  const max = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const { metrics, log } = options;
+  const initial = options.tls.current();
+  const server = createServer({ cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    void handle(req, res);
+  });
+  options.tls.onChange((pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }));
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 60_000;
+  server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path !== MUTATE_PATH) {
+      req.resume();
+      return send(res, 404, status(404, 'NotFound', `no such path: AdmissionReviews go to POST ${MUTATE_PATH}`));
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      return send(res, 405, status(405, 'MethodNotAllowed', `${MUTATE_PATH} accepts POST only`), { allow: 'POST' });
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max + DRAIN_LIMIT_BYTES) {
+      metrics.observeAdmission('error', elapsed());
+      send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
+      req.resume();
+      return;
+    }
+    const body = await readBody(req, max);
+    if (body.kind === 'aborted') return;
+    if (body.kind === 'too-large') {
+      metrics.observeAdmission('error', elapsed());
+      return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.text.toString('utf8'));
+    } catch (err) {
+      metrics.observeAdmission('error', elapsed());
+      return send(res, 400, status(400, 'BadRequest', `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`));
+    }
+    const parsed = parseAdmissionReview(json);
+    if (!parsed.ok) {
+      metrics.observeAdmission('error', elapsed());
+      return send(res, 400, status(400, 'BadRequest', parsed.problem));
+    }
+    try {
+      const { review, result } = await options.admit(parsed.request);
+      metrics.observeAdmission(result, elapsed());
+      send(res, 200, review);
+    } catch (err) {
+      metrics.observeAdmission('error', elapsed());
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error while answering an AdmissionReview');
+      send(res, 500, status(500, 'InternalError', 'internal error; see the webhook log'));
+    }
+  }
+
+  return server;
+}
