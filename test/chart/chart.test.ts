@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseWebhookSettings } from '../../src/webhook/options.js';
 import { DEFAULT_SIDECAR_SETTINGS } from '../../src/webhook/settings.js';
 import { validateObject } from './kube-schema.js';
 import { CHART, ensureHelm, helmTemplate, type KubeObject, NAMESPACE, only, RELEASE, type Rendered } from './tools.js';
@@ -363,6 +364,38 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
         expect(f.get('sidecar-image')).toBe(`registry.example.com/platform/entra-sidecar@sha256:${'a'.repeat(64)}`);
       } else {
         expect(f.get('sidecar-image')).toBe(image.image);
+      }
+    });
+
+    it('gives the webhook arguments its own parser accepts, meaning what the values say', () => {
+      const objects = render(name).objects;
+      const values = MATRIX[name] as Record<string, unknown>;
+      const container = webhookContainer(objects) as Container & { image: string };
+      const env = Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
+      const settings = parseWebhookSettings((container.args ?? []).slice(1), { ...env, POD_NAMESPACE: NAMESPACE });
+      expect(settings.listen.port).toBe(portNumber(container, 'https'));
+      expect(settings.healthListen.port).toBe(portNumber(container, 'http-metrics'));
+      expect(settings.tls.kind).toBe(values['tls.mode'] === undefined ? 'self-managed' : 'files');
+      expect(settings.mode).toBe(values['sidecar.mode']);
+      expect(settings.logLevel).toBe(values['webhook.logLevel'] ?? 'info');
+      expect(settings.sidecar).toMatchObject({
+        port: values['sidecar.port'] ?? DEFAULT_SIDECAR_SETTINGS.port,
+        healthPort: values['sidecar.healthPort'] ?? DEFAULT_SIDECAR_SETTINGS.healthPort,
+        tokenDir: values['sidecar.tokenDir'] ?? DEFAULT_SIDECAR_SETTINGS.tokenDir,
+        authorityHost: values.authorityHost ?? DEFAULT_SIDECAR_SETTINGS.authorityHost,
+        defaultTenantId: values.defaultTenantId,
+        cpuRequest: DEFAULT_SIDECAR_SETTINGS.cpuRequest,
+        memoryRequest: DEFAULT_SIDECAR_SETTINGS.memoryRequest,
+        memoryLimit: DEFAULT_SIDECAR_SETTINGS.memoryLimit,
+      });
+      if (settings.tls.kind === 'self-managed') {
+        expect(settings.tls).toEqual({
+          kind: 'self-managed',
+          secretName: only(objects, 'Secret').metadata.name,
+          webhookConfigName: only(objects, 'MutatingWebhookConfiguration').metadata.name,
+          serviceName: only(objects, 'Service').metadata.name,
+          namespace: NAMESPACE,
+        });
       }
     });
 
