@@ -13,6 +13,8 @@ export interface Target {
 export interface TokenStoreEvents {
   refreshed?(entry: EntryView, token: AccessToken, durationMs: number): void;
   failed?(entry: EntryView, error: ExchangeError, durationMs: number, retryInMs: number | undefined): void;
+  /** Entra refused the assertion as expired (AADSTS700024); the exchange is retried at once, once */
+  assertionRetried?(entry: EntryView, error: ExchangeError): void;
   evicted?(scope: string): void;
 }
 
@@ -169,7 +171,7 @@ export class TokenStore {
     const started = this.o.clock.now();
     let token: AccessToken;
     try {
-      token = await this.exchangeWithAssertionRetry(e.scope);
+      token = await this.exchangeWithAssertionRetry(e);
     } catch (err) {
       const error = err instanceof ExchangeError ? err : new ExchangeError(String(err), { retryable: true, reason: 'internal' });
       e.consecutiveFailures++;
@@ -199,12 +201,13 @@ export class TokenStore {
   }
 
   /** AADSTS700024 (assertion expired): the file is read afresh on the next call, so retry at once, once. */
-  private async exchangeWithAssertionRetry(scope: string): Promise<AccessToken> {
+  private async exchangeWithAssertionRetry(e: Entry): Promise<AccessToken> {
     try {
-      return await this.o.exchange(scope);
+      return await this.o.exchange(e.scope);
     } catch (err) {
-      if (err instanceof ExchangeError && err.aadsts === 700024) return this.o.exchange(scope);
-      throw err;
+      if (!(err instanceof ExchangeError) || err.aadsts !== 700024) throw err;
+      this.o.events?.assertionRetried?.(e, err);
+      return this.o.exchange(e.scope);
     }
   }
 

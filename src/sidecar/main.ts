@@ -73,6 +73,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         metrics.tokensHeld.set(store.heldCount());
         log[error.retryable ? 'warn' : 'error'](failureFields(target, entry, error, retryInMs, exchange, config), `token refresh failed: ${error.message}`);
       },
+      assertionRetried(entry, error) {
+        metrics.exchangeErrors.labels(label(entry), error.reason).inc();
+        log.warn({ target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts }, `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.federatedTokenFile} again and retrying at once`);
+      },
       evicted(scope) {
         metrics.tokensHeld.set(store.heldCount());
         log.info({ scope }, 'on-demand scope dropped (idle or over the limit)');
