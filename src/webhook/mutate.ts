@@ -90,6 +90,8 @@ function injectFresh(
   const options = parsed.value;
   const problems: string[] = [];
 
+  const takenNames = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
+  if (takenNames.length > 0) problems.push(`the container name(s) ${takenNames.join(', ')} are reserved for entra-sidecar: rename the container`);
   const reserved = reservedVolumeNamesInUse(pod);
   if (reserved.length > 0) problems.push(`the volume name(s) ${reserved.join(', ')} are reserved for entra-sidecar: rename the pod's volume`);
   if (options.mode !== 'init-only') {
