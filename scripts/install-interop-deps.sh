@@ -28,6 +28,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# Test files that need these start in parallel: one installs, the others wait for it and then
+# find everything in place.
+exec 9>/var/lock/entra-sidecar-interop-deps.lock
+flock -w 900 9 || { echo "install-interop-deps: another install held the lock for 15 minutes" >&2; exit 1; }
+if have_python_azure && have_curl; then
+  exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
 

@@ -19,7 +19,7 @@ const ARM = 'https://management.azure.com/.default';
 const VAULT = 'https://vault.azure.net/.default';
 const LIFETIME = 3599;
 
-const skip = requireClients('azure-identity-4-0', 'azure-identity-latest');
+const skip = await requireClients('azure-identity-4-0', 'azure-identity-latest');
 
 describe.skipIf(skip)('@azure/identity against the sidecar', () => {
   let emulator: Emulator;

@@ -24,7 +24,7 @@ const ONE_LINERS = {
   withoutHeader: `curl -s -w '\\n%{http_code}\\n' "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://management.azure.com/"`,
 } as const;
 
-const skip = requireClients('curl');
+const skip = await requireClients('curl');
 
 interface TokenBody {
   [k: string]: unknown;

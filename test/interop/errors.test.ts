@@ -16,7 +16,7 @@ const LIFETIME = 3599;
 const UNKNOWN = 'https://unknown-resource.example.com';
 const UNKNOWN_SCOPE = `${UNKNOWN}/.default`;
 
-const skip = requireClients('python-azure-identity', 'curl', 'azure-identity-4-0', 'azure-identity-latest', '@azure/msal-node');
+const skip = await requireClients('python-azure-identity', 'curl', 'azure-identity-4-0', 'azure-identity-latest', '@azure/msal-node');
 
 describe.skipIf(skip)('errors through real clients', () => {
   let emulator: Emulator;
@@ -92,6 +92,40 @@ describe.skipIf(skip)('errors through real clients', () => {
       expect(e.message).toContain('AADSTS500011');
       expect(Object.keys(requests)).toEqual(['app_service 400']);
     });
+  });
+
+  describe('a federation mismatch (AADSTS70021) for one scope', () => {
+    it('reaches Python and @azure/identity with the AADSTS text and what to fix', async () => {
+      const scope = 'https://database.windows.net/.default';
+      emulator.inject({ kind: 'aadsts', code: 70021 }, { scope, count: 1 });
+      const { value: run, requests } = await py('managed', appService, scope);
+      const e = errorOf(run);
+      expect(e.message).toContain('AADSTS70021');
+      expect(e.message).toContain('federated identity credential');
+      expect(requests).toEqual({ 'app_service 400': 1 });
+      // the sidecar holds the refusal (no new exchange while it backs off), so the next app gets it too
+      const { value: jsRun } = await js('azure-identity-latest', appService, scope);
+      expect(errorOf(jsRun).message).toContain('AADSTS70021');
+      expect(emulator.exchangeCount(scope)).toBe(1);
+    });
+  });
+
+  describe('a wrong IDENTITY_HEADER', () => {
+    const wrong = (): Record<string, string> => ({ ...appService, IDENTITY_HEADER: 'not-the-sidecar-secret-0123456789' });
+
+    it('Python gets 401 and no token', async () => {
+      const { value: run, requests } = await py('managed', wrong(), 'https://management.azure.com/.default');
+      expect(errorOf(run).message).toContain('X-IDENTITY-HEADER');
+      expect(requests).toEqual({ 'app_service 401': 1 });
+    });
+
+    for (const pkg of ['azure-identity-4-0', 'azure-identity-latest']) {
+      it(`${pkg} gets 401 and no token`, async () => {
+        const { value: run, requests } = await js(pkg, wrong(), 'https://management.azure.com/.default');
+        expect(errorOf(run).message).toContain('X-IDENTITY-HEADER');
+        expect(Object.keys(requests)).toEqual(['app_service 401']);
+      });
+    }
   });
 
   describe('a transient outage', () => {

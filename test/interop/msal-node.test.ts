@@ -14,7 +14,7 @@ const ARM = 'https://management.azure.com/';
 const STORAGE = 'https://storage.azure.com';
 const LIFETIME = 3599;
 
-const skip = requireClients('@azure/msal-node');
+const skip = await requireClients('@azure/msal-node');
 
 describe.skipIf(skip)('@azure/msal-node ManagedIdentityApplication against the sidecar', () => {
   let emulator: Emulator;

@@ -14,7 +14,7 @@ const ARM = 'https://management.azure.com/.default';
 const POSTGRES = 'https://ossrdbms-aad.database.windows.net/.default';
 const LIFETIME = 3599;
 
-const skip = requireClients('python-azure-identity');
+const skip = await requireClients('python-azure-identity');
 
 describe.skipIf(skip)('Python azure-identity (Debian python3-azure) against the sidecar', () => {
   let emulator: Emulator;

@@ -3,11 +3,12 @@
  * Debian ones when running as root), running a client in a child process with a clean
  * environment, and checking that what it got is exactly a token the emulator issued.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { decodeJwt, type Emulator } from '../../src/emulator/index.js';
 import { auditLog, recordSecret } from '../helpers/audit.js';
@@ -48,26 +49,31 @@ function missing(client: Client): string | undefined {
 
 /**
  * Makes sure the clients a test file needs are present. Missing Debian clients are installed with
- * scripts/install-interop-deps.sh when running as root. Returns undefined when all are there, else
- * the reason to skip; with CI=true a missing client throws instead: CI never skips interop.
+ * scripts/install-interop-deps.sh when running as root. Resolves to undefined when all are there,
+ * else to the reason to skip; with CI=true a missing client rejects instead: CI never skips interop.
+ *
+ * @example
+ * const skip = await requireClients('curl');
+ * describe.skipIf(skip)('curl', () => { … });
  */
-export function requireClients(...clients: Client[]): string | undefined {
+export async function requireClients(...clients: Client[]): Promise<string | undefined> {
+  const root = process.getuid?.() === 0;
   const debian = clients.filter((c) => c === 'python-azure-identity' || c === 'curl');
-  if (debian.some((c) => missing(c)) && process.getuid?.() === 0) {
+  if (root && debian.some((c) => missing(c))) {
     const log = auditLog('install-interop-deps');
     try {
-      const out = execFileSync('bash', [INSTALL_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      log?.write(out);
+      const { stdout, stderr } = await promisify(execFile)('bash', [INSTALL_SCRIPT], { encoding: 'utf8', timeout: 15 * 60_000 });
+      log?.write(`${stdout}${stderr}`);
     } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      log?.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
+      const e = err as { stdout?: string; stderr?: string; message?: string };
+      log?.write(`${e.stdout ?? ''}${e.stderr ?? ''}${e.message ?? ''}`);
     } finally {
       log?.end();
     }
   }
   const reasons = clients.map(missing).filter((r): r is string => r !== undefined);
   if (reasons.length === 0) return undefined;
-  const why = `${reasons.join('; ')}${process.getuid?.() === 0 ? '' : ' (not root, so scripts/install-interop-deps.sh could not install it)'}`;
+  const why = `${reasons.join('; ')}${root ? ' (scripts/install-interop-deps.sh failed: see its log under .cache/log-audit)' : ' (not root, so scripts/install-interop-deps.sh could not install it)'}`;
   if (process.env.CI === 'true') throw new Error(`interop client missing in CI: ${why}`);
   console.warn(`interop: skipping: ${why}`);
   return why;
