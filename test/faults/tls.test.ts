@@ -99,7 +99,7 @@ describe.concurrent('TLS failure (a certificate from a CA the sidecar does not t
       await waitForFreshToken(pair, first, 20_000);
       const seen = await poll.stop();
       expect(seen.failures).toEqual([]);
-      expect(seen.ok).toBeGreaterThan(50);
+      expect(seen.ok, 'the app kept asking during the fault').toBeGreaterThan(5);
       const m = await metricsText(sidecar);
       expect(metricValue(m, 'entra_sidecar_exchange_errors_total', { target: 'storage', reason: 'tls' })).toBeGreaterThanOrEqual(2);
       expect(alive(sidecar)).toBe(true);

@@ -43,7 +43,7 @@ async function runTransientRow(row: Row): Promise<{ pair: Pair; line: Record<str
     const fresh = await waitForFreshToken(pair, first);
     const seen = await poll.stop();
     expect(seen.failures, 'every request during the fault is answered 200').toEqual([]);
-    expect(seen.ok).toBeGreaterThan(50);
+    expect(seen.ok, 'the app kept asking during the fault').toBeGreaterThan(5);
     expect(seen.tokens.has(fresh)).toBe(true);
     expect(alive(sidecar)).toBe(true);
 
