@@ -41,7 +41,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   const { path: tokenFile } = emulator.writeProjectedToken(saDir);
   const stopRotation = emulator.startRotation(saDir, rotateMs);
   const identityHeader = randomBytes(32).toString('hex');
-  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  // the entry script that is running (dist/cli.js, or the installed entra-sidecar bin)
+  const cli = process.argv[1] ?? fileURLToPath(new URL('./cli.js', import.meta.url));
 
   const sidecar = spawn(process.execPath, [cli, 'sidecar'], {
     env: {

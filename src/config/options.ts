@@ -45,14 +45,10 @@ export function readOptions(specs: OptionSpec[], argv: string[], env: NodeJS.Pro
     if (fromFlag !== undefined) {
       out[s.flag] = fromFlag as string | boolean;
     } else if (s.env !== undefined && env[s.env] !== undefined && env[s.env] !== '') {
-      out[s.flag] = s.boolean ? parseBoolean(env[s.env] as string, spec(s)) : (env[s.env] as string);
+      out[s.flag] = s.boolean ? parseBoolean(env[s.env] as string, settingName(s)) : (env[s.env] as string);
     }
   }
   return out;
-}
-
-function spec(s: OptionSpec): string {
-  return settingName(s);
 }
 
 /** `true`/`false`/`1`/`0`/`yes`/`no`, case-insensitive. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessToken } from '../identity/access-token.js';
 
@@ -46,7 +46,6 @@ export async function writeFileAtomic(path: string, content: string, mode: numbe
 
 /** Removes temp files a killed process may have left behind (never the token files themselves). */
 export async function removeStaleTempFiles(dir: string): Promise<void> {
-  const { readdir } = await import('node:fs/promises');
   let names: string[];
   try {
     names = await readdir(dir);
