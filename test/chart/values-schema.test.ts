@@ -81,4 +81,25 @@ describe.skipIf(!tools)('values.schema.json', () => {
     expect(missing).toEqual([]);
     expect(helmTemplate(helm).status).toBe(0);
   });
+
+  it('is matched by the chart README, which documents every value', () => {
+    const full = readFileSync(join(CHART, 'README.md'), 'utf8');
+    const readme = full.slice(full.indexOf('## Values'), full.indexOf('\n## ', full.indexOf('## Values') + 1));
+    const documented = new Set([...readme.matchAll(/^\| `([A-Za-z0-9_.]+)` \|/gm)].map((m) => m[1] as string));
+    const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const undocumented: string[] = [];
+    const walk = (value: Record<string, unknown>, prefix: string) => {
+      for (const [key, child] of Object.entries(value)) {
+        const path = `${prefix}${key}`;
+        if (documented.has(path)) continue;
+        if (child && typeof child === 'object' && !Array.isArray(child) && Object.keys(child).length > 0) walk(child as Record<string, unknown>, `${path}.`);
+        else undocumented.push(path);
+      }
+    };
+    walk(values, '');
+    expect(undocumented).toEqual([]);
+    // and the README documents nothing that does not exist
+    const exists = (path: string) => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined;
+    expect([...documented].filter((p) => !exists(p))).toEqual([]);
+  });
 });
