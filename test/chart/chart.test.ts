@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { mutatePod } from '../../src/webhook/mutate.js';
 import { parseWebhookSettings } from '../../src/webhook/options.js';
+import type { Pod } from '../../src/webhook/pod.js';
 import { DEFAULT_SIDECAR_SETTINGS } from '../../src/webhook/settings.js';
 import { validateObject } from './kube-schema.js';
 import { CHART, ensureHelm, helmTemplate, type KubeObject, NAMESPACE, only, RELEASE, type Rendered } from './tools.js';
@@ -459,6 +461,38 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
     expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
     expect(dashboard.data['entra-sidecar.json']).toBe(readFileSync(join(CHART, 'dashboards', 'entra-sidecar.json'), 'utf8').replace(/\n$/, ''));
     expect(JSON.parse(dashboard.data['entra-sidecar.json'] as string).uid).toBe('entra-sidecar');
+  });
+
+  it('has a PodMonitor that finds what the webhook, run with the chart’s arguments, really injects', () => {
+    const objects = render('monitoring').objects;
+    const container = webhookContainer(objects);
+    const settings = parseWebhookSettings((container.args ?? []).slice(1), { POD_NAMESPACE: NAMESPACE });
+    const pod: Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'api-', namespace: 'apps', annotations: { 'entra-sidecar.io/inject': 'true', 'entra-sidecar.io/client-id': '11111111-2222-3333-4444-555555555555' } },
+      spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+    } as Pod;
+    const outcome = mutatePod(pod, { namespace: 'apps', name: 'default', annotations: { 'entra-sidecar.io/tenant-id': 'contoso.onmicrosoft.com' } }, { ...settings.sidecar, mode: 'native' }, () => 'b'.repeat(64));
+    expect(outcome.kind, JSON.stringify(outcome)).toBe('mutated');
+    const injected = (outcome as { pod: Pod }).pod;
+    const podMonitor = only<{ spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>(objects, 'PodMonitor');
+    expect(selects(podMonitor.spec.selector.matchLabels, (injected.metadata?.labels ?? {}) as Record<string, string>)).toBe(true);
+    const sidecar = [...(injected.spec.initContainers ?? []), ...injected.spec.containers].find((c) =>
+      (c.ports ?? []).some((p) => p.name === podMonitor.spec.podMetricsEndpoints[0]?.port),
+    );
+    expect(sidecar, 'a container with the PodMonitor’s port name').toBeDefined();
+    const port = sidecar?.ports?.find((p) => p.name === 'entra-metrics');
+    const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
+    expect(port?.containerPort).toBe(values.sidecar.healthPort);
+    expect(sidecar?.resources).toEqual({
+      requests: { cpu: values.sidecar.resources.cpuRequest, memory: values.sidecar.resources.memoryRequest },
+      limits: { memory: values.sidecar.resources.memoryLimit },
+    });
+    expect(sidecar?.image).toBe(String(flags(objects).get('sidecar-image')));
+    const app = injected.spec.containers.find((c) => c.name === 'app');
+    expect(app?.volumeMounts?.map((m) => m.mountPath)).toContain(values.sidecar.tokenDir);
+    expect(app?.env?.find((e) => e.name === 'IDENTITY_ENDPOINT')?.value).toBe(`http://127.0.0.1:${values.sidecar.port}/msi/token`);
   });
 
   it('ships sidecar defaults equal to what the webhook injects (DEFAULT_SIDECAR_SETTINGS)', () => {
