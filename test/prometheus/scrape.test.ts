@@ -43,7 +43,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -238,25 +238,24 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
   });
 
   it('finds the webhook’s admission series, by result', async () => {
-    // one more admission: an opted-in pod on the host network is denied without any API call
-    const denied = await admit(webhookPort, caPem, {
+    const review = (uid: string, metadata: Record<string, unknown>, spec: Record<string, unknown>) => ({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
       request: {
-        uid: '7b1b2c2e-0000-4000-8000-000000000001',
+        uid,
         kind: { group: '', version: 'v1', kind: 'Pod' },
         resource: { group: '', version: 'v1', resource: 'pods' },
         namespace: 'apps',
         operation: 'CREATE',
         userInfo: { username: 'test' },
-        object: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { generateName: 'host-', namespace: 'apps', annotations: { 'entra-sidecar.io/inject': 'true' } },
-          spec: { hostNetwork: true, containers: [{ name: 'app', image: 'busybox' }] },
-        },
+        object: { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'p-', namespace: 'apps', ...metadata }, spec: { containers: [{ name: 'app', image: 'busybox' }], ...spec } },
       },
     });
+    // a pod that did not opt in is skipped; an opted-in pod on the host network is denied (no API call needed for either)
+    const skippedAnswer = await admit(webhookPort, caPem, review('7b1b2c2e-0000-4000-8000-000000000001', {}, {}));
+    expect(skippedAnswer.status).toBe(200);
+    expect(JSON.parse(skippedAnswer.body).response).toMatchObject({ uid: '7b1b2c2e-0000-4000-8000-000000000001', allowed: true });
+    const denied = await admit(webhookPort, caPem, review('7b1b2c2e-0000-4000-8000-000000000002', { annotations: { 'entra-sidecar.io/inject': 'true' } }, { hostNetwork: true }));
     expect(denied.status).toBe(200);
     expect(JSON.parse(denied.body).response.allowed).toBe(false);
     const skipped = await found(`entra_sidecar_webhook_admissions_total{job="${RELEASE}",result="skipped"} >= 1`);
