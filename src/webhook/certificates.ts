@@ -52,7 +52,7 @@ export async function createCertificateAuthority(commonName: string, validDays: 
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(keys.privateKey), forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: keys.privateKey };
+  return { cert: pemLf(forge.pki.certificateToPem(cert)), key: keys.privateKey };
 }
 
 /**
@@ -80,7 +80,7 @@ export async function issueServingCertificate(ca: CertificateAuthority, dnsNames
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.key), forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: keys.privateKey };
+  return { cert: pemLf(forge.pki.certificateToPem(cert)), key: keys.privateKey };
 }
 
 /** The DNS names a webhook Service answers to inside the cluster. */
@@ -88,9 +88,14 @@ export function serviceDnsNames(serviceName: string, namespace: string): string[
   return [`${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`, `${serviceName}.${namespace}`, serviceName];
 }
 
-/** Splits a PEM bundle into its certificates. */
+/** PEM with `\n` line endings (node-forge writes `\r\n`), so bundles compare equal everywhere. */
+function pemLf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
+}
+
+/** Splits a PEM bundle into its certificates, each in canonical form (`\n` endings, one trailing newline). */
 export function splitPemBundle(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${pemLf(c)}\n`) ?? [];
 }
 
 /**
