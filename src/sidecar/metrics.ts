@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../process-metrics.js';
 import { VERSION } from '../version.js';
 
 /** The label used for scopes asked for on demand, so label values stay bounded. */
@@ -24,7 +25,7 @@ export class SidecarMetrics {
   readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    collectProcessMetrics(this.registry);
     this.buildInfo.labels(VERSION).set(1);
   }
 }
