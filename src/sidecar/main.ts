@@ -35,7 +35,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const writes = new Map<string, Promise<void>>();
   const label = (e: EntryView): string => e.name ?? ON_DEMAND_TARGET;
 
+  /** set by stop(): a write started after it could be cut off by the exit, leaving a temp file */
+  let stopping = false;
   const writeFiles = (name: string, token: AccessToken): void => {
+    if (stopping) return;
     const previous = writes.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
@@ -115,10 +118,13 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     healthAddress: () => address(health),
     store,
     async stop() {
+      stopping = true;
       store.stop();
+      // abort exchanges in flight (a hung Entra): apps waiting on one get a 503 now, and the
+      // servers can close instead of waiting out the grace period
+      exchange.close();
       const closing = Promise.all([closeServer(endpoint), closeServer(health)]);
       await Promise.race([Promise.all([closing, ...writes.values()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
-      exchange.close();
     },
   };
 }
@@ -200,7 +206,13 @@ export class ListenError extends Error {}
 
 function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    // a keep-alive connection turns idle once its in-flight request is answered: close it then,
+    // rather than wait for the client to drop it
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
