@@ -1,0 +1,188 @@
+/**
+ * The checkable claims of SECURITY.md that no other test covers: the token endpoint binds to
+ * loopback only (and refuses a non-loopback ENTRA_SIDECAR_LISTEN at start), the health port
+ * never serves a token, the secret header comparison goes through timingSafeEqual, X-Forwarded-For
+ * is refused, and the IMDS/MSI flavours can be switched off.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import net from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { secretMatches } from '../../src/sidecar/endpoint/request.js';
+import { auditLog } from '../helpers/audit.js';
+import { startTestEmulator } from '../helpers/emulator.js';
+import { CLI } from '../helpers/sidecar.js';
+import { startPair, STORAGE, tokenFile, type Pair } from './harness.js';
+
+const crypto = vi.hoisted(() => ({ calls: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...actual,
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      crypto.calls++;
+      return actual.timingSafeEqual(a, b);
+    },
+  };
+});
+
+describe('secretMatches (the X-IDENTITY-HEADER check)', () => {
+  const expected = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
+
+  it('accepts only the exact secret', () => {
+    expect(secretMatches('0123456789abcdef0123456789abcdef', expected)).toBe(true);
+    expect(secretMatches('0123456789abcdef0123456789abcdeF', expected)).toBe(false); // case matters
+    expect(secretMatches('0123456789abcdef0123456789abcde', expected)).toBe(false); // a prefix
+    expect(secretMatches('0123456789abcdef0123456789abcdef0', expected)).toBe(false); // longer
+    expect(secretMatches('', expected)).toBe(false);
+    expect(secretMatches(' 0123456789abcdef0123456789abcdef', expected)).toBe(false);
+    // same number of characters, different bytes
+    expect(secretMatches('0123456789abcdef0123456789abcdeé', expected)).toBe(false);
+    // the header sent twice arrives as an array: refused
+    expect(secretMatches(['0123456789abcdef0123456789abcdef', '0123456789abcdef0123456789abcdef'], expected)).toBe(false);
+  });
+
+  it('compares through crypto.timingSafeEqual, whether the lengths match or not', () => {
+    crypto.calls = 0;
+    secretMatches('0123456789abcdef0123456789abcdef', expected);
+    expect(crypto.calls).toBe(1);
+    secretMatches('x'.repeat(32), expected);
+    expect(crypto.calls).toBe(2);
+    // a wrong length still costs a constant-time comparison (of the secret with itself)
+    secretMatches('short', expected);
+    expect(crypto.calls).toBe(3);
+  });
+});
+
+describe('ENTRA_SIDECAR_LISTEN must be loopback', () => {
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  const run = (env: Record<string, string>, args: string[] = []) => {
+    const r = spawnSync(process.execPath, [CLI, 'sidecar', ...args], {
+      env: {
+        PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: emulator.caFile, AZURE_CLIENT_ID: emulator.clientId, AZURE_TENANT_ID: emulator.tenantId,
+        AZURE_FEDERATED_TOKEN_FILE: '/nonexistent/token', AZURE_AUTHORITY_HOST: emulator.url, ENTRA_SIDECAR_IDENTITY_HEADER: 'a-test-secret-that-is-long-enough',
+        ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0', ...env,
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const audit = auditLog('sidecar-listen');
+    audit?.end(`${r.stdout}${r.stderr}`);
+    return r;
+  };
+
+  for (const listen of ['0.0.0.0:42350', '10.1.2.3:42350', '[::]:42350', '192.0.2.2:42350', 'example.com:42350', '128.0.0.1:42350']) {
+    it(`refuses ${listen}: exit 2, one line naming the setting`, () => {
+      const r = run({ ENTRA_SIDECAR_LISTEN: listen });
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^entra-sidecar: ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address \(127\.0\.0\.1 or \[::1\]\): the token endpoint must never be reachable from outside the pod, got "/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    });
+  }
+
+  it('refuses it as a flag too (flags win over the environment)', () => {
+    const r = run({ ENTRA_SIDECAR_LISTEN: '127.0.0.1:0' }, ['--listen=0.0.0.0:0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^entra-sidecar: .*LISTEN.* must be a loopback address/);
+  });
+});
+
+describe('a running sidecar', () => {
+  let pair: Pair;
+  beforeAll(async () => {
+    pair = await startPair({ lifetimeSec: 600, sidecar: { env: { ENTRA_SIDECAR_FILE_MODE: '0600' } } });
+  });
+  afterAll(async () => {
+    await pair?.close();
+  });
+
+  it('the health port never serves a token, on any token path or flavour', async () => {
+    const { sidecar } = pair;
+    const secret = { 'X-IDENTITY-HEADER': sidecar.identityHeader, Metadata: 'true' };
+    const q = `api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`;
+    const attempts: [string, RequestInit][] = [
+      [`/msi/token?${q}`, { headers: secret }],
+      [`//msi/token/?${q}`, { headers: secret }],
+      [`/MSI/TOKEN?${q}`, { headers: secret }],
+      [`/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: secret }],
+      [`/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: secret }],
+      ['/msi/token', { method: 'POST', headers: { ...secret, 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` }],
+    ];
+    const held = tokenFile(sidecar) as string;
+    for (const [path, init] of attempts) {
+      const r = await fetch(`${sidecar.health}${path}`, init);
+      const text = await r.text();
+      expect(r.status, path).toBe(404);
+      expect(text).not.toContain('access_token');
+      expect(text).not.toContain(held);
+    }
+    // and what it does serve carries no token either
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const r = await fetch(`${sidecar.health}${path}`);
+      expect(r.status, path).toBe(200);
+      const text = await r.text();
+      expect(text).not.toContain(held);
+      expect(text).not.toContain(sidecar.identityHeader);
+    }
+  });
+
+  it('the token endpoint is not reachable on the pod network address', async () => {
+    const { sidecar } = pair;
+    const port = Number(new URL(sidecar.endpoint).port);
+    const external = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4');
+    if (!external) return; // no non-loopback interface on this machine: nothing to connect to
+    const outcome = await new Promise<string>((resolve) => {
+      const s = net.connect(port, external.address);
+      s.once('connect', () => { s.destroy(); resolve('connected'); });
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(outcome).toBe('ECONNREFUSED');
+  });
+
+  it('X-Forwarded-For is refused even with the right secret (SSRF through a proxy)', async () => {
+    const { sidecar } = pair;
+    const r = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader, 'X-Forwarded-For': '203.0.113.7' } });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as Record<string, unknown>;
+    expect(body.access_token).toBeUndefined();
+    expect(body.message).toMatch(/X-Forwarded-For/);
+  });
+
+  it('token files get the configured mode (ENTRA_SIDECAR_FILE_MODE=0600)', () => {
+    const { sidecar } = pair;
+    expect(statSync(join(sidecar.tokenDir, 'storage')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(sidecar.tokenDir, 'storage.json')).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('ENTRA_SIDECAR_FLAVOURS=app-service', () => {
+  it('turns the IMDS and MSI_ENDPOINT flavours off: Metadata: true alone gets no token', async () => {
+    const pair = await startPair({ lifetimeSec: 600, sidecar: { env: { ENTRA_SIDECAR_FLAVOURS: 'app-service' } } });
+    try {
+      const { sidecar } = pair;
+      const imds = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { Metadata: 'true' } });
+      expect(imds.status).toBe(404);
+      expect(await imds.text()).not.toContain('access_token');
+      const msi = await fetch(`${sidecar.endpoint}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` });
+      expect(msi.status).toBe(404);
+      expect(await msi.text()).not.toContain('access_token');
+      const appService = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+      expect(appService.status).toBe(200);
+    } finally {
+      await pair.close();
+    }
+  });
+});
