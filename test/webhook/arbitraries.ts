@@ -35,7 +35,7 @@ function container(name: string, volumes: string[], init: boolean) {
   return fc
     .record({
       env: fc.option(fc.uniqueArray(envVar, { selector: (e) => e.name, maxLength: 5 }), { nil: undefined }),
-      envFrom: fc.option(fc.constant([{ configMapRef: { name: 'settings' } }]), { nil: undefined }),
+      envFrom: fc.option(fc.constant<unknown[]>([{ configMapRef: { name: 'settings' } }]), { nil: undefined }),
       mounts: fc.uniqueArray(fc.record({ name: fc.constantFrom(...(volumes.length ? volumes : ['_none'])), mountPath, readOnly: fc.boolean() }), {
         selector: (m) => m.mountPath,
         maxLength: volumes.length ? 3 : 0,
@@ -122,9 +122,9 @@ export const serviceAccountArbitrary: fc.Arbitrary<ServiceAccountRef | undefined
     namespace: fc.constant('ns'),
     name: fc.constant('app'),
     annotations: fc.oneof(
-      { weight: 6, arbitrary: fc.constant({ 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID }) },
-      { weight: 2, arbitrary: fc.constant({ 'azure.workload.identity/client-id': CLIENT_ID }) },
-      { weight: 1, arbitrary: fc.constantFrom({}, { 'entra-sidecar.io/client-id': 'x' }) },
+      { weight: 6, arbitrary: fc.constant<Record<string, string>>({ 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID }) },
+      { weight: 2, arbitrary: fc.constant<Record<string, string>>({ 'azure.workload.identity/client-id': CLIENT_ID }) },
+      { weight: 1, arbitrary: fc.constantFrom<Record<string, string>>({}, { 'entra-sidecar.io/client-id': 'x' }) },
     ),
   }),
   { nil: undefined, freq: 8 },

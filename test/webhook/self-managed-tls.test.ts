@@ -10,7 +10,8 @@ import { auditLog } from '../helpers/audit.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 let api: FakeKubeApi;
-const log = createLogger('debug', 'webhook', auditLog('webhook-self-managed-tls'));
+const logStream = auditLog('webhook-self-managed-tls');
+const log = createLogger('debug', 'webhook', logStream);
 const DAY = 86_400_000;
 
 beforeAll(async () => {
@@ -18,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api.close();
+  await new Promise<void>((r) => (logStream ? logStream.end(r) : r()));
 });
 
 function webhookConfig(ns: string, service: string) {

@@ -11,6 +11,7 @@ import { CLIENT_ID, env, loadPod, settings, TENANT_ID } from './pod-checks.js';
 import type { Pod } from '../../src/webhook/pod.js';
 
 let api: FakeKubeApi;
+const logStream = auditLog('webhook-sa-admit');
 const saGets = (ns: string, name: string) => api.requests.filter((r) => r.method === 'GET' && r.path === `/api/v1/namespaces/${ns}/serviceaccounts/${name}`).length;
 
 beforeAll(async () => {
@@ -18,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api.close();
+  await new Promise<void>((r) => (logStream ? logStream.end(r) : r()));
 });
 
 describe('ServiceAccount lookup through @kubernetes/client-node', () => {
@@ -105,7 +107,7 @@ describe('ServiceAccount lookup through @kubernetes/client-node', () => {
 });
 
 describe('admission with the real lookup', () => {
-  const log = createLogger('debug', 'webhook', auditLog('webhook-sa-admit'));
+  const log = createLogger('debug', 'webhook', logStream);
   const review = (pod: Pod, namespace: string) => ({
     uid: 'u1',
     kind: { group: '', version: 'v1', kind: 'Pod' },

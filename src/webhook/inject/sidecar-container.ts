@@ -14,9 +14,9 @@ export const METRICS_PORT_NAME = 'entra-metrics';
  * the container). kubelet starts the next container only after the hook returns, so the app finds
  * its tokens from its first line.
  */
-export function waitUntilReadyCommand(healthPort: number): string[] {
+export function waitUntilReadyCommand(healthPort: number, timeoutSeconds = 120): string[] {
   const script =
-    `const h=require('http'),end=Date.now()+120000;` +
+    `const h=require('http'),end=Date.now()+${timeoutSeconds * 1000};` +
     `function retry(){Date.now()>end?process.exit(1):setTimeout(probe,250)}` +
     `function probe(){h.get({host:'127.0.0.1',port:${healthPort},path:'/readyz',timeout:2000},r=>{r.resume();r.statusCode===200?process.exit(0):retry()}).on('timeout',function(){this.destroy()}).on('error',retry)}` +
     `probe()`;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ANNOTATION_REFERENCE, checkMountPath, isOptedIn, parseSkipContainers, parseTokenTargets, renderAnnotationTable } from '../../src/webhook/annotations.js';
+import { parseQuantity } from '../../src/webhook/quantity.js';
+import { createServiceAccountLookup } from '../../src/webhook/service-accounts.js';
+
+describe('annotation parsers', () => {
+  it('tokens: name=scope pairs, trimmed, empty entries ignored', () => {
+    expect(parseTokenTargets(' storage = https://storage.azure.com/.default , ,pg=https://ossrdbms-aad.database.windows.net/.default')).toEqual({
+      targets: [
+        { name: 'storage', scope: 'https://storage.azure.com/.default' },
+        { name: 'pg', scope: 'https://ossrdbms-aad.database.windows.net/.default' },
+      ],
+    });
+    expect(parseTokenTargets('')).toEqual({ targets: [] });
+    expect(parseTokenTargets('x.json=https://a/.default')).toHaveProperty('problem');
+    expect(parseTokenTargets('.hidden=https://a/.default')).toHaveProperty('problem');
+    expect(parseTokenTargets(Array.from({ length: 33 }, (_, i) => `t${i}=s`).join(','))).toEqual({ problem: 'has 33 targets; at most 32 are allowed' });
+  });
+
+  it('inject: only "true", any case, counts', () => {
+    expect(isOptedIn({ 'entra-sidecar.io/inject': ' TRUE ' })).toBe(true);
+    expect(isOptedIn({ 'entra-sidecar.io/inject': 'false' })).toBe(false);
+    expect(isOptedIn({ 'entra-sidecar.io/inject': 'yes' })).toBe(false);
+    expect(isOptedIn(undefined)).toBe(false);
+  });
+
+  it('skip-containers: "," and ";" separated', () => {
+    expect([...parseSkipContainers('a, b;c;;')]).toEqual(['a', 'b', 'c']);
+  });
+
+  it('mount paths', () => {
+    expect(checkMountPath('/var/run/secrets/entra')).toBeUndefined();
+    expect(checkMountPath('/')).toBeDefined();
+    expect(checkMountPath('/a//b')).toBeDefined();
+    expect(checkMountPath('/a/./b')).toBeDefined();
+    expect(checkMountPath('/var/run/secrets')).toContain('must not overlap');
+    expect(checkMountPath('/var/run/secrets/entra-sidecar/x')).toContain('must not overlap');
+  });
+
+  it('quantities', () => {
+    expect(parseQuantity('48Mi')).toBe(48 * 2 ** 20);
+    expect(parseQuantity('10m')).toBeCloseTo(0.01);
+    expect(parseQuantity('1.5')).toBe(1.5);
+    expect(parseQuantity('128M')).toBe(128e6);
+    expect(parseQuantity('1e3')).toBe(1000);
+    expect(parseQuantity('-1')).toBeUndefined();
+    expect(parseQuantity('1 Mi')).toBeUndefined();
+    expect(parseQuantity('Mi')).toBeUndefined();
+  });
+
+  it('the README table has one row per annotation', () => {
+    const table = renderAnnotationTable();
+    for (const a of ANNOTATION_REFERENCE) expect(table).toContain(`| \`${a.key}\` |`);
+    expect(table.split('\n')).toHaveLength(ANNOTATION_REFERENCE.length + 2);
+  });
+});
+
+describe('ServiceAccount lookup grace period (fake clock)', () => {
+  it('retries a missing ServiceAccount for 2 s by default, every 200 ms', async () => {
+    let now = 0;
+    const reads: number[] = [];
+    const lookup = createServiceAccountLookup(
+      { read: async () => (reads.push(now), null) },
+      { now: () => now, sleep: async (ms) => void (now += ms) },
+    );
+    expect(await lookup.get('ns', 'sa')).toBeNull();
+    expect(reads[0]).toBe(0);
+    expect(reads.at(-1)).toBeLessThanOrEqual(2000);
+    expect(reads.length).toBeGreaterThanOrEqual(10);
+    expect(now).toBeLessThanOrEqual(2000);
+  });
+
+  it('does not cache a missing ServiceAccount', async () => {
+    let exists = false;
+    const lookup = createServiceAccountLookup({ read: async () => (exists ? { namespace: 'ns', name: 'sa', annotations: {} } : null) }, { graceMs: 0 });
+    expect(await lookup.get('ns', 'sa')).toBeNull();
+    exists = true;
+    expect(await lookup.get('ns', 'sa')).not.toBeNull();
+  });
+});
