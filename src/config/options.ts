@@ -36,8 +36,7 @@ export function readOptions(specs: OptionSpec[], argv: string[], env: NodeJS.Pro
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new ConfigError('command line', `is invalid: ${message}. Run with --help to see the accepted flags`);
+    throw new ConfigError('command line', `is invalid: ${describeArgvError(err, argv)}. Run with --help to see the accepted flags`);
   }
   const out: RawOptions = {};
   for (const s of specs) {
@@ -49,6 +48,20 @@ export function readOptions(specs: OptionSpec[], argv: string[], env: NodeJS.Pro
     }
   }
   return out;
+}
+
+/**
+ * What is wrong with the command line, without echoing any value: an argument may be a secret
+ * (`--identity-header=…`, or anything after `--`), so only a well-formed flag name is quoted.
+ */
+function describeArgvError(err: unknown, argv: string[]): string {
+  const code = (err as { code?: string })?.code;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'it has an argument that is not a flag (flags look like --name value or --name=value)';
+  const flag = argv.map((a) => /^--?([a-zA-Z0-9][a-zA-Z0-9-]{0,40})(?:=|$)/.exec(a)?.[1]).find((name) => name !== undefined && String((err as Error)?.message ?? '').includes(`-${name}`));
+  const named = flag ? ` --${flag}` : ' a flag';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `it has the unknown flag${named}`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `the flag${named.trimEnd()} needs a value, or takes none`;
+  return 'it cannot be parsed';
 }
 
 /** `true`/`false`/`1`/`0`/`yes`/`no`, case-insensitive. */
