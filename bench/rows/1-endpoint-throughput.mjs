@@ -1,0 +1,94 @@
+// Row 1: token endpoint throughput and p99, a held token, App Service flavour, at 1, 10 and 50
+// connections — against a bare node:http server answering the same bytes (the runtime's floor)
+// and nginx serving the same JSON as a static file (the native floor, reported only).
+// Servers take turns within each run (order rotated per run) so drift hits them alike.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { emulator, resultLine } from '../lib/context.mjs';
+import { load } from '../lib/load.mjs';
+import { ensureNginx, nginxVersion, startNginx } from '../lib/nginx.mjs';
+import { scratchDir, BENCH_DIR } from '../lib/paths.mjs';
+import { startProcess } from '../lib/proc.mjs';
+import { appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
+import { median, ratio, round } from '../lib/stats.mjs';
+
+export const LEVELS = [1, 10, 50];
+
+export async function run(ctx) {
+  const runs = ctx.quick ? 1 : ctx.runs;
+  const duration = ctx.quick ? 2 : 6;
+  const warmup = ctx.quick ? 0.5 : 1;
+  const em = await emulator();
+  const sidecar = await startSidecar('row1-sidecar', em);
+  const servers = [];
+  let bare;
+  let nginx;
+  let nginxNote;
+  try {
+    const req = appServiceRequest(sidecar);
+    const first = await fetch(req.url, { headers: req.headers });
+    const body = await first.text();
+    if (first.status !== 200) throw new Error(`sidecar answered ${first.status}`);
+    const answer = { status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body };
+    const answerFile = join(scratchDir(), 'row1-answer.json');
+    writeFileSync(answerFile, JSON.stringify(answer));
+    bare = startProcess('row1-bare-http', process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir() });
+    const { port } = await bare.waitForLine((l) => l.event === 'ready');
+    servers.push({ key: 'sidecar', url: req.url, headers: req.headers, pid: sidecar.pid });
+    servers.push({ key: 'bare', url: `http://127.0.0.1:${port}/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F`, headers: req.headers, pid: bare.pid });
+    const ng = await ensureNginx(ctx.log);
+    if (ng.bin) {
+      nginx = await startNginx(ng.bin, body, answer.headers['content-type']);
+      nginxNote = nginxVersion(ng.bin);
+      servers.push({ key: 'nginx', url: nginx.url, headers: req.headers, pid: nginx.pid });
+    } else nginxNote = `skipped: ${ng.skipped}`;
+
+    const samples = {}; // samples[level][key] = [{rps,p99}]
+    for (const level of LEVELS) samples[level] = Object.fromEntries(servers.map((s) => [s.key, []]));
+    for (let r = 0; r < runs; r++) {
+      for (const level of LEVELS) {
+        const order = servers.map((_, i) => servers[(i + r + level) % servers.length]);
+        for (const s of order) {
+          const res = await load({ url: s.url, headers: s.headers, connections: level, duration, warmupSeconds: warmup });
+          if (res.non2xx || res.errors) throw new Error(`${s.key} at ${level} connections: ${res.non2xx} non-2xx answers, ${res.errors} errors`);
+          samples[level][s.key].push(res);
+          ctx.log(`  row 1: ${s.key.padEnd(7)} ${String(level).padStart(2)} conn  ${Math.round(res.rps)} req/s  p99 ${res.p99.toFixed(3)} ms`);
+        }
+      }
+    }
+
+    const lines = [];
+    for (const level of LEVELS) {
+      const s = samples[level];
+      const rps = (k) => median(s[k]?.map((x) => x.rps) ?? []);
+      const p99 = (k) => median(s[k]?.map((x) => x.p99) ?? []);
+      // paired per-run ratios, then their median: each run's pair shares the same machine state
+      const rpsRatio = median(s.sidecar.map((x, i) => ratio(x.rps, s.bare[i].rps)));
+      const p99Ratio = median(s.sidecar.map((x, i) => ratio(x.p99, s.bare[i].p99)));
+      const details = {
+        runs, durationSeconds: duration,
+        sidecar: s.sidecar.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
+        bare: s.bare.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
+      };
+      if (s.nginx) {
+        details.nginx = s.nginx.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) }));
+        details.nginxMedianRps = round(rps('nginx'));
+        details.sidecarToNginxRps = round(ratio(rps('sidecar'), rps('nginx')));
+      }
+      lines.push(resultLine({
+        id: `1/${level}c rps`, what: `endpoint req/s, ${level} conn${level > 1 ? 's' : ''} (nginx ${s.nginx ? Math.round(rps('nginx')) : 'n/a'})`,
+        figure: round(rps('sidecar')), baseline: round(rps('bare')), ratio: round(rpsRatio), target: '≥ 0.6×', pass: rpsRatio >= 0.6, unit: 'req/s', details,
+      }));
+      lines.push(resultLine({
+        id: `1/${level}c p99`, what: `endpoint p99, ${level} conn${level > 1 ? 's' : ''}`,
+        figure: round(p99('sidecar')), baseline: round(p99('bare')), ratio: round(p99Ratio), target: '≤ 2×', pass: p99Ratio <= 2, unit: 'ms',
+        details: { nginxP99Ms: s.nginx ? round(p99('nginx')) : null },
+      }));
+    }
+    lines.nginx = nginxNote;
+    return { lines, notes: { nginx: nginxNote } };
+  } finally {
+    await Promise.all([sidecar.stop(), bare?.stop(), nginx?.stop()]);
+    await em.close();
+  }
+}
