@@ -21,9 +21,23 @@ export interface Admission {
   result: AdmissionResult;
 }
 
-/** A fresh identity-header secret: 32 random bytes as hex. */
+const SECRET_BYTES = 32;
+let pool = Buffer.alloc(0);
+let offset = 0;
+
+/**
+ * A fresh identity-header secret: 32 random bytes as hex. Bytes come from a small pool of CSPRNG
+ * output (one `randomBytes` call per 256 secrets); each slice is used once and zeroed.
+ */
 export function newIdentityHeader(): string {
-  return randomBytes(32).toString('hex');
+  if (offset + SECRET_BYTES > pool.length) {
+    pool = randomBytes(SECRET_BYTES * 256);
+    offset = 0;
+  }
+  const secret = pool.toString('hex', offset, offset + SECRET_BYTES);
+  pool.fill(0, offset, offset + SECRET_BYTES);
+  offset += SECRET_BYTES;
+  return secret;
 }
 
 /**
@@ -80,7 +94,7 @@ export function createAdmitter(deps: AdmitDeps): (request: AdmissionRequest) => 
         deps.log.debug(ctx, 'already injected; nothing to add');
         return { review: allowResponse(uid, undefined, outcome.warnings), result: 'skipped' };
       }
-      deps.log.info({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
+      deps.log.debug({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
       return { review: allowResponse(uid, patch, outcome.warnings), result: 'injected' };
     } catch (err) {
       deps.log.error({ ...ctx, err: err instanceof Error ? err.message : String(err) }, 'internal error while mutating');

@@ -104,7 +104,7 @@ function injectFresh(
   }
   if (problems.length > 0) return deny(problems);
 
-  const out = structuredClone(pod);
+  const out = copyForMutation(pod);
   const identityHeader = options.mode === 'init-only' ? undefined : newSecret();
   addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds));
   const inits = out.spec.initContainers ?? [];
@@ -141,7 +141,7 @@ function topUp(pod: Pod, existing: ExistingInjection, annotations: Record<string
     identityHeader: existing.mode === 'init-only' ? undefined : env.get(SIDECAR_ENV.identityHeader),
     app: app.value,
   };
-  const out = structuredClone(pod);
+  const out = copyForMutation(pod);
   addMissingVolumes(out, injectedVolumes(expirationFrom(annotations, settings)));
   const mountProblems = applyToAppContainers(out, existing.mode, values);
   if (mountProblems.length > 0) return deny(mountProblems);
@@ -172,6 +172,17 @@ function applyToAppContainers(pod: Pod, mode: InjectionMode, values: AppEnvValue
   const appAccess: AppAccess = mode === 'init-only' ? 'files' : 'endpoint';
   for (const c of pod.spec.containers) apply(c, appAccess);
   return problems;
+}
+
+/**
+ * Copy-on-write: copies only the objects the mutation replaces (pod, metadata, spec, each
+ * container); everything else is shared with the input, which is never written to. Shared
+ * subtrees also make the patch diff cheap (identical references are skipped at once).
+ */
+function copyForMutation(pod: Pod): Pod {
+  const spec = { ...pod.spec, containers: pod.spec.containers.map((c) => ({ ...c })) };
+  if (pod.spec.initContainers) spec.initContainers = pod.spec.initContainers.map((c) => ({ ...c }));
+  return { ...pod, metadata: { ...(pod.metadata ?? {}) }, spec };
 }
 
 function markInjected(pod: Pod): void {

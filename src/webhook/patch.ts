@@ -8,6 +8,7 @@ export type JsonPatchOperation = { op: 'add'; path: string; value: unknown } | {
 
 /** Escapes one JSON Pointer segment (`~` → `~0`, `/` → `~1`). */
 export function escapePointerSegment(segment: string): string {
+  if (segment.indexOf('~') === -1 && segment.indexOf('/') === -1) return segment;
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import { parseAdmissionReview, type AdmissionRequest } from './admission-review.js';
+import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
 import type { Admission } from './admit.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TlsSource } from './tls.js';
@@ -26,10 +26,21 @@ function status(code: number, reason: string, message: string): object {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
-function send(res: ServerResponse, code: number, body: object, extraHeaders: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+function send(res: ServerResponse, code: number, body: object | string, extraHeaders: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
   res.end(text);
+}
+
+/**
+ * JSON of an AdmissionReview response. The base64 patch (the bulk of it) needs no escaping, so it
+ * is spliced in rather than scanned again by JSON.stringify.
+ */
+export function serializeReview(review: AdmissionReviewResponse): string {
+  const { patch, ...rest } = review.response;
+  if (patch === undefined) return JSON.stringify(review);
+  const head = JSON.stringify({ ...review, response: rest });
+  return `${head.slice(0, -2)},"patch":"${patch}"}}`;
 }
 
 type Body = { kind: 'ok'; text: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
@@ -122,7 +133,7 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
     try {
       const { review, result } = await options.admit(parsed.request);
       metrics.observeAdmission(result, elapsed());
-      send(res, 200, review);
+      send(res, 200, serializeReview(review));
     } catch (err) {
       metrics.observeAdmission('error', elapsed());
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error while answering an AdmissionReview');

@@ -10,6 +10,7 @@ import {
   assertValidPod,
   byName,
   CLIENT_ID,
+  deepFreeze,
   env,
   loadPod,
   secretSequence,
@@ -37,7 +38,7 @@ function mutated(outcome: MutationOutcome): Extract<MutationOutcome, { kind: 'mu
  */
 function inject(pod: Pod, sa: ServiceAccountRef | undefined = workloadIdentitySa(pod), s: MutationSettings = settings()): Injected {
   const before = structuredClone(pod);
-  const out = mutated(mutatePod(pod, sa, s, secretSequence()));
+  const out = mutated(mutatePod(deepFreeze(structuredClone(pod)), sa, s, secretSequence()));
   expect(pod, 'the input pod is not modified').toEqual(before);
   const patch = createJsonPatch(pod, out.pod);
   const patched = applyJsonPatch(pod, patch);

@@ -37,6 +37,15 @@ export function secretSequence(): () => string {
   return () => `${String(++n).padStart(4, '0')}${'ab'.repeat(30)}`;
 }
 
+/** Freezes a value deeply: any write to it (the mutation must copy, never modify its input) throws. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** Applies an RFC 6902 patch with a standard library (validating every operation) to a copy. */
 export function applyJsonPatch<T>(doc: T, patch: unknown[]): T {
   return fjp.applyPatch(structuredClone(doc), patch as fjp.Operation[], true, false).newDocument;

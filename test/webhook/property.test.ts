@@ -4,7 +4,7 @@ import { mutatePod } from '../../src/webhook/mutate.js';
 import { createJsonPatch } from '../../src/webhook/patch.js';
 import { checkPodShape } from '../../src/webhook/pod.js';
 import { podArbitrary, serviceAccountArbitrary, settingsArbitrary } from './arbitraries.js';
-import { applyJsonPatch, assertValidPod, secretSequence } from './pod-checks.js';
+import { applyJsonPatch, assertValidPod, deepFreeze, secretSequence } from './pod-checks.js';
 
 const RUNS = { seed: Number(process.env.PROP_SEED ?? 20250611), numRuns: Number(process.env.PROP_RUNS ?? 400) };
 
@@ -24,7 +24,7 @@ describe('mutation properties over random pods', () => {
     fc.assert(
       fc.property(podArbitrary, serviceAccountArbitrary, settingsArbitrary, (pod, sa, s) => {
         const before = structuredClone(pod);
-        const out = mutatePod(pod, sa, s, secretSequence());
+        const out = mutatePod(deepFreeze(pod), sa, s, secretSequence());
         expect(pod).toEqual(before);
         seen[out.kind]++;
         if (out.kind === 'denied') {
@@ -36,7 +36,7 @@ describe('mutation properties over random pods', () => {
         const patched = applyJsonPatch(pod, patch);
         expect(patched).toEqual(out.pod);
         assertValidPod(patched);
-        const again = mutatePod(patched, undefined, s, secretSequence());
+        const again = mutatePod(deepFreeze(structuredClone(patched)), undefined, s, secretSequence());
         expect(again.kind).toBe('mutated');
         if (again.kind === 'mutated') expect(createJsonPatch(patched, again.pod)).toEqual([]);
       }),
