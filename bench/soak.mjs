@@ -217,6 +217,7 @@ async function reader() {
 
 // ---- memory ---------------------------------------------------------------------------------------
 const rss = []; // [ms since t0, bytes]
+const heap = []; // [ms since t0, bytes of V8 heap in use]
 function sampleRss() {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${sidecar.pid}/status`, 'utf8'))[1]);
@@ -225,7 +226,15 @@ function sampleRss() {
     // not Linux, or the process is gone
   }
 }
-const rssTimer = setInterval(sampleRss, 2_000);
+async function sampleHeap() {
+  const text = await fetch(`${healthUrl}/metrics`).then((r) => r.text(), () => '');
+  const m = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+  if (m) heap.push([now() - t0, Number(m[1])]);
+}
+const rssTimer = setInterval(() => {
+  sampleRss();
+  void sampleHeap();
+}, 2_000);
 
 // ---- recovery watch: a fresh token after each outage ----------------------------------------------
 const STORAGE_SCOPE = 'https://storage.azure.com/.default';
@@ -273,6 +282,13 @@ const warm = Math.max(20_000, DURATION_MS * 0.1);
 const rssStart = median(rss.filter(([t]) => t >= warm && t < warm + 20_000).map(([, b]) => b));
 const rssEnd = median(rss.filter(([t]) => t >= DURATION_MS - 20_000).map(([, b]) => b));
 const rssMax = Math.max(...rss.map(([, b]) => b));
+const heapStart = median(heap.filter(([t]) => t >= warm && t < warm + 20_000).map(([, b]) => b));
+const heapEnd = median(heap.filter(([t]) => t >= DURATION_MS - 20_000).map(([, b]) => b));
+// RSS every tenth of the run, to tell warm-up from a leak
+const timeline = Array.from({ length: 10 }, (_, i) => {
+  const from = (DURATION_MS * i) / 10;
+  return median(rss.filter(([t]) => t >= from && t < from + DURATION_MS / 10).map(([, b]) => b));
+});
 const growth = ((rssEnd - rssStart) / rssStart) * 100;
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
@@ -302,7 +318,9 @@ const lines = [
   `  exchanges           ${exchanges.length} (${exOk} issued, ${exchanges.length - exOk} failed by the outages), ${jtis} service-account tokens seen`,
   `  refreshes (metrics) success ${metric('entra_sidecar_refreshes_total', ['result="success"'])}, failure ${metric('entra_sidecar_refreshes_total', ['result="failure"'])}`,
   `  outages             ${outages.length} × ${OUTAGE_MS / 1000} s; fresh token after each: ${recoveries.join(', ') || 'none scheduled'}`,
-  `  sidecar RSS         start ${mib(rssStart)}, end ${mib(rssEnd)}, max ${mib(rssMax)}, growth ${growth.toFixed(1)} %`,
+  `  sidecar RSS         start ${mib(rssStart)}, end ${mib(rssEnd)}, max ${mib(rssMax)}, growth ${growth.toFixed(1)} % (start: after a ${Math.round(warm / 1000)} s warm-up)`,
+  `  RSS by tenth of run ${timeline.map((b) => (b / 1048576).toFixed(1)).join(' ')} MiB`,
+  `  V8 heap in use      start ${mib(heapStart)}, end ${mib(heapEnd)}`,
   `  shutdown            exit code ${exitCode}`,
   `  sidecar log         ${problems.length > 0 ? logPath : '(removed: the run passed)'}`,
 ];

@@ -1,0 +1,90 @@
+// Row 7: webhook admission throughput and p99 at 10 connections with a realistic AdmissionReview
+// (a Deployment's pod: 2 containers, 1 init container; test/fixtures/admission-review.json) —
+// `entra-sidecar webhook` with file TLS and a fake API server, against a bare HTTPS server
+// answering the webhook's own response to that review (same certificate, same bytes).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import { resultLine } from '../lib/context.mjs';
+import { startFakeKubeApi } from '../lib/fake-kube-api.mjs';
+import { load } from '../lib/load.mjs';
+import { BENCH_DIR, CLI, REPO, scratchDir } from '../lib/paths.mjs';
+import { startProcess } from '../lib/proc.mjs';
+import { median, ratio, round } from '../lib/stats.mjs';
+import { loopbackTls } from '../lib/tls.mjs';
+
+const REVIEW = join(REPO, 'test', 'fixtures', 'admission-review.json');
+const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
+const TENANT_ID = '11111111-1111-4111-8111-111111111111';
+
+export async function run(ctx) {
+  if (!existsSync(join(REPO, 'dist', 'webhook', 'main.js')) && !existsSync(join(REPO, 'dist', 'chunks'))) return { skipped: 'the webhook is not built' };
+  const runs = ctx.quick ? 1 : ctx.runs;
+  const duration = ctx.quick ? 2 : 6;
+  const warmup = ctx.quick ? 0.5 : 1;
+  const dir = scratchDir();
+  const review = readFileSync(REVIEW, 'utf8');
+  const { namespace, object } = JSON.parse(review).request;
+  const api = await startFakeKubeApi(dir, { [`${namespace}/${object.spec.serviceAccountName}`]: { 'azure.workload.identity/client-id': CLIENT_ID } });
+  const tls = loopbackTls();
+  const certFile = join(dir, 'webhook.crt');
+  const keyFile = join(dir, 'webhook.key');
+  writeFileSync(certFile, tls.certPem);
+  writeFileSync(keyFile, tls.keyPem);
+  const webhook = startProcess('row7-webhook', process.execPath, [CLI, 'webhook',
+    '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', '--tls-cert-file', certFile, '--tls-key-file', keyFile,
+    '--default-tenant-id', TENANT_ID, '--sidecar-image', 'ghcr.io/example/entra-sidecar:0.1.0'], { env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, logDir: dir });
+  let bare;
+  try {
+    const ready = await webhook.waitForLine((l) => l.msg === 'webhook ready');
+    const port = Number(String(ready.listen).split(':').pop());
+    const url = `https://127.0.0.1:${port}/mutate`;
+    const headers = { 'content-type': 'application/json' };
+    const first = await post(url, review, tls.caPem);
+    const answer = JSON.parse(first.body);
+    if (first.status !== 200 || answer.response?.allowed !== true || !answer.response?.patch) throw new Error(`the webhook did not mutate the review: ${first.status} ${first.body.slice(0, 300)}`);
+    const answerFile = join(dir, 'row7-answer.json');
+    writeFileSync(answerFile, JSON.stringify({ status: 200, headers: { 'content-type': first.headers['content-type'] }, body: first.body }));
+    bare = startProcess('row7-bare-https', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, certFile, keyFile], { logDir: dir });
+    const barePort = (await bare.waitForLine((l) => l.event === 'ready')).port;
+    const servers = [{ key: 'webhook', url }, { key: 'bare', url: `https://127.0.0.1:${barePort}/mutate` }];
+    const samples = { webhook: [], bare: [] };
+    for (let r = 0; r < runs; r++) {
+      for (const s of r % 2 ? [...servers].reverse() : servers) {
+        const res = await load({ url: s.url, method: 'POST', headers, body: review, connections: 10, duration, warmupSeconds: warmup });
+        if (res.non2xx || res.errors) throw new Error(`${s.key}: ${res.non2xx} non-2xx answers, ${res.errors} errors`);
+        samples[s.key].push(res);
+        ctx.log(`  row 7: ${s.key.padEnd(7)} 10 conns  ${Math.round(res.rps)} req/s  p99 ${res.p99.toFixed(2)} ms`);
+      }
+    }
+    const rpsRatio = median(samples.webhook.map((x, i) => ratio(x.rps, samples.bare[i].rps)));
+    const p99Ratio = median(samples.webhook.map((x, i) => ratio(x.p99, samples.bare[i].p99)));
+    const details = {
+      runs, durationSeconds: duration, reviewBytes: Buffer.byteLength(review), patchBytes: Buffer.from(answer.response.patch, 'base64').length, apiServerRequests: api.requestCount(),
+      webhook: samples.webhook.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
+      bare: samples.bare.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
+    };
+    return {
+      lines: [
+        resultLine({ id: '7 rps', what: 'webhook admissions/s, 10 conns', figure: round(median(samples.webhook.map((x) => x.rps))), baseline: round(median(samples.bare.map((x) => x.rps))), ratio: round(rpsRatio), target: '≥ 0.5×', pass: rpsRatio >= 0.5, unit: 'req/s', details }),
+        resultLine({ id: '7 p99', what: 'webhook admission p99, 10 conns', figure: round(median(samples.webhook.map((x) => x.p99))), baseline: round(median(samples.bare.map((x) => x.p99))), ratio: round(p99Ratio), target: '≤ 3×', pass: p99Ratio <= 3, unit: 'ms', details: {} }),
+      ],
+    };
+  } finally {
+    await Promise.all([webhook.stop(), bare?.stop()]);
+    await api.close();
+  }
+}
+
+function post(url, body, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
