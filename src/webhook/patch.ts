@@ -38,11 +38,15 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   if (isPlainObject(a)) {
     if (!isPlainObject(b)) return false;
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    if (ka.length !== kb.length) return false;
-    for (const k of ka) if (!(k in b) || !jsonEqual(a[k], b[k])) return false;
-    return true;
+    let na = 0;
+    for (const k of Object.keys(a)) {
+      if (a[k] === undefined) continue;
+      na++;
+      if (!Object.hasOwn(b, k) || !jsonEqual(a[k], b[k])) return false;
+    }
+    let nb = 0;
+    for (const k of Object.keys(b)) if (b[k] !== undefined) nb++;
+    return na === nb;
   }
   return false;
 }
@@ -57,13 +61,15 @@ function diff(a: unknown, b: unknown, path: string, ops: JsonPatchOperation[]): 
 
 function diffObject(a: Record<string, unknown>, b: Record<string, unknown>, path: string, ops: JsonPatchOperation[]): void {
   for (const k of Object.keys(a)) {
-    if (a[k] !== undefined && (!(k in b) || b[k] === undefined)) ops.push({ op: 'remove', path: `${path}/${escapePointerSegment(k)}` });
+    if (a[k] !== undefined && (!Object.hasOwn(b, k) || b[k] === undefined)) ops.push({ op: 'remove', path: `${path}/${escapePointerSegment(k)}` });
   }
   for (const k of Object.keys(b)) {
-    if (b[k] === undefined) continue;
+    const bv = b[k];
+    const av = Object.hasOwn(a, k) ? a[k] : undefined; // never an inherited member ("constructor", "toString")
+    if (bv === undefined || av === bv) continue;
     const p = `${path}/${escapePointerSegment(k)}`;
-    if (!(k in a) || a[k] === undefined) ops.push({ op: 'add', path: p, value: b[k] });
-    else diff(a[k], b[k], p, ops);
+    if (av === undefined) ops.push({ op: 'add', path: p, value: bv });
+    else diff(av, bv, p, ops);
   }
 }
 
@@ -80,9 +86,8 @@ function namesOf(list: unknown[]): string[] | undefined {
 }
 
 function diffArray(a: unknown[], b: unknown[], path: string, ops: JsonPatchOperation[]): void {
-  if (jsonEqual(a, b)) return;
   const na = namesOf(a);
-  const nb = namesOf(b);
+  const nb = na ? namesOf(b) : undefined;
   if (na && nb && isOrderedSubset(na, nb)) {
     // Walk the result left to right: before step j the list holds b[0..j-1] followed by the rest of a.
     let i = 0;
@@ -94,6 +99,7 @@ function diffArray(a: unknown[], b: unknown[], path: string, ops: JsonPatchOpera
     }
     return;
   }
+  if (jsonEqual(a, b)) return;
   if (b.length >= a.length && a.every((v, i) => jsonEqual(v, b[i]))) {
     for (let j = a.length; j < b.length; j++) ops.push({ op: 'add', path: `${path}/${j}`, value: b[j] });
     return;

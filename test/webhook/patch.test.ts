@@ -1,3 +1,4 @@
+import fjp from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { createJsonPatch } from '../../src/webhook/patch.js';
 import { applyJsonPatch, assertValidPod, loadPod } from './pod-checks.js';
@@ -33,6 +34,22 @@ describe('createJsonPatch', () => {
     expect(roundTrip({ l: [1, 2] }, { l: [2, 1] })).toEqual([{ op: 'replace', path: '/l', value: [2, 1] }]);
     roundTrip({ l: [{ name: 'a' }, { name: 'b' }] }, { l: [{ name: 'b' }, { name: 'a' }] });
     roundTrip({ l: [{ name: 'a' }, { name: 'a' }] }, { l: [{ name: 'a' }, { name: 'b' }, { name: 'a' }] });
+  });
+
+  it('handles keys named like Object.prototype members', () => {
+    const a = JSON.parse('{"labels":{"x":"1"}}');
+    const b = JSON.parse('{"labels":{"x":"1","constructor":"c","toString":"t","__proto__":"p","hasOwnProperty":"h"}}');
+    const patch = createJsonPatch(a, b);
+    expect(patch).toEqual([
+      { op: 'add', path: '/labels/constructor', value: 'c' },
+      { op: 'add', path: '/labels/toString', value: 't' },
+      { op: 'add', path: '/labels/__proto__', value: 'p' },
+      { op: 'add', path: '/labels/hasOwnProperty', value: 'h' },
+    ]);
+    const safe = patch.filter((o) => o.path !== '/labels/__proto__' && o.path !== '/labels/constructor');
+    expect(fjp.applyPatch(structuredClone(a), safe, true, false).newDocument).toEqual(JSON.parse('{"labels":{"x":"1","toString":"t","hasOwnProperty":"h"}}'));
+    expect(createJsonPatch(b, a).map((o) => o.op)).toEqual(['remove', 'remove', 'remove', 'remove']);
+    expect(createJsonPatch(b, JSON.parse(JSON.stringify(b)))).toEqual([]);
   });
 
   it('removes, replaces scalars and changes types', () => {
