@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Emulator, EmulatorOptions, ExchangeRecord } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../helpers/emulator.js';
@@ -188,4 +190,34 @@ export function waitForFailureLog(sp: SidecarProcess, reason: string, timeoutMs 
 /** The sidecar is still running (no crash). */
 export function alive(sp: SidecarProcess): boolean {
   return sp.proc.exitCode === null && sp.proc.signalCode === null;
+}
+
+/** Runs a command without the capabilities that let root ignore file permissions. */
+const WITHOUT_DAC_OVERRIDE = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--'];
+
+/**
+ * How to run the sidecar so that file permissions apply to it. Not root: as it is. Root: under
+ * setpriv without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH, once a probe shows that works; else a
+ * reason to skip (chmod stops nobody who keeps those capabilities).
+ */
+export function permissionsApply(): { wrapper: string[] } | { skip: string } {
+  if (process.getuid?.() !== 0) return { wrapper: [] };
+  const dir = mkdtempSync(join(tmpdir(), 'entra-perm-'));
+  const probe = join(dir, 'probe');
+  writeFileSync(probe, 'x', { mode: 0o000 });
+  const run = (cmd: string[]): boolean => {
+    try {
+      execFileSync(WITHOUT_DAC_OVERRIDE[0] as string, [...WITHOUT_DAC_OVERRIDE.slice(1), ...cmd], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    if (!run(['true'])) return { skip: 'running as root, and setpriv (util-linux) cannot drop CAP_DAC_OVERRIDE here' };
+    if (run(['cat', probe])) return { skip: 'running as root, and dropping CAP_DAC_OVERRIDE did not stop the read' };
+    return { wrapper: WITHOUT_DAC_OVERRIDE };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

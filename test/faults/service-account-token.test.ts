@@ -12,32 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { startSidecarProcess } from '../helpers/sidecar.js';
 import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, startPair, tokenFile, waitForFreshToken, waitForMetric, waitUntil, type Pair,
+  alive, metricsText, metricValue, permissionsApply, pollEndpoint, readyz, startPair, tokenFile, waitForFreshToken, waitForMetric, waitUntil, type Pair,
 } from './harness.js';
-
-/** Runs a command without the capabilities that let root ignore file permissions. */
-const WITHOUT_DAC_OVERRIDE = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--'];
-
-/**
- * As root, chmod 000 stops nobody; dropping CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH makes the
- * sidecar honour permissions like any other user. Returns the wrapper to use, or a reason to skip.
- */
-function unreadableSupport(): { wrapper: string[] } | { skip: string } {
-  if (process.getuid?.() !== 0) return { wrapper: [] };
-  const dir = mkdtempSync(join(tmpdir(), 'entra-perm-'));
-  const probe = join(dir, 'probe');
-  writeFileSync(probe, 'x', { mode: 0o000 });
-  try {
-    execFileSync(WITHOUT_DAC_OVERRIDE[0] as string, [...WITHOUT_DAC_OVERRIDE.slice(1), 'cat', probe], { stdio: 'ignore' });
-    return { skip: 'running as root and dropping CAP_DAC_OVERRIDE did not stop the read' };
-  } catch (err) {
-    const code = (err as { status?: number; code?: string }).code;
-    if (code === 'ENOENT') return { skip: 'running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE' };
-    return { wrapper: WITHOUT_DAC_OVERRIDE };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 interface Row {
   name: string;
@@ -51,7 +27,7 @@ const rotate = (pair: Pair, path: string) => () => {
   pair.emulator.writeProjectedToken(join(path, '..'));
 };
 
-const unreadable = unreadableSupport();
+const unreadable = permissionsApply();
 
 const rows: Row[] = [
   { name: 'missing', breakIt: (p, path) => { rmSync(path); return rotate(p, path); }, problem: /does not exist: check the projected service-account token volume is mounted and AZURE_FEDERATED_TOKEN_FILE points at it$/ },

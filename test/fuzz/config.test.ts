@@ -67,7 +67,7 @@ const argItem: fc.Arbitrary<string[]> = fc.oneof(
   fc.constantFrom(...specs).chain((s) => valueFor(s.flag).map((v) => [`--${s.flag}=${v}`])),
   fc.constantFrom(...specs).chain((s) => valueFor(s.flag).map((v) => [`--${s.flag}`, v])),
   fc.constantFrom(...specs).map((s) => [`--${s.flag}`]),
-  fc.constantFrom(['--once'], ['--once=true'], ['--bogus'], ['-x'], ['positional'], ['--'], ['-'], ['--CLIENT-ID', GUID]),
+  fc.constantFrom<string[]>(['--once'], ['--once=true'], ['--bogus'], ['-x'], ['positional'], ['--'], ['-'], ['--CLIENT-ID', GUID]),
   garbage.map((g) => [g]),
 );
 const argvArb = fc.array(argItem, { maxLength: 3 }).map((items) => items.flat());
