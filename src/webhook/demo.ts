@@ -77,6 +77,18 @@ export function podFromManifest(doc: unknown): Pod {
   } as Pod;
 }
 
+type YamlModule = typeof import('yaml');
+
+/** The optional `yaml` package (its CJS build may arrive under `default` once bundled). */
+async function loadYaml(): Promise<YamlModule | undefined> {
+  try {
+    const mod = (await import('yaml')) as YamlModule & { default?: YamlModule };
+    return typeof mod.parseAllDocuments === 'function' ? mod : mod.default;
+  } catch {
+    return undefined;
+  }
+}
+
 async function parseManifest(path: string): Promise<unknown> {
   let text: string;
   try {
@@ -89,12 +101,8 @@ async function parseManifest(path: string): Promise<unknown> {
   } catch {
     // not JSON: YAML below
   }
-  let yaml: typeof import('yaml');
-  try {
-    yaml = await import('yaml');
-  } catch {
-    throw new ConfigError(`the pod file ${truncate(path)}`, 'is not JSON, and YAML support (the "yaml" package) is not installed: give a JSON file');
-  }
+  const yaml = await loadYaml();
+  if (!yaml) throw new ConfigError(`the pod file ${truncate(path)}`, 'is not JSON, and YAML support (the "yaml" package) is not installed: give a JSON file');
   try {
     const docs = yaml.parseAllDocuments(text).map((d) => d.toJS() as unknown);
     return docs.find((d) => d && typeof d === 'object' && 'spec' in (d as object)) ?? docs[0];
@@ -104,14 +112,8 @@ async function parseManifest(path: string): Promise<unknown> {
 }
 
 async function render(value: unknown, json: boolean): Promise<string> {
-  if (!json) {
-    try {
-      const yaml = await import('yaml');
-      return yaml.stringify(value, { lineWidth: 0 });
-    } catch {
-      // fall back to JSON
-    }
-  }
+  const yaml = json ? undefined : await loadYaml();
+  if (yaml) return yaml.stringify(value, { lineWidth: 0 });
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
