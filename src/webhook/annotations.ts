@@ -1,4 +1,6 @@
+import { ConfigError } from '../config/errors.js';
 import { truncate } from '../config/options.js';
+import { parseTargets } from '../config/sidecar.js';
 import { parseQuantity } from './quantity.js';
 import type { DefaultMode, MutationSettings } from './settings.js';
 
@@ -164,7 +166,6 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string[]
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
-const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const RESERVED_PATHS = ['/var/run/secrets/kubernetes.io/serviceaccount', '/var/run/secrets/entra-sidecar'];
 
 /** True when the pod opted in: `entra-sidecar.io/inject: "true"`, case-insensitive. */
@@ -188,29 +189,20 @@ function quoted(value: string): string {
 }
 
 /**
- * Parses `name=scope,...`. Whitespace around entries is ignored; an empty value means no targets.
+ * Parses `name=scope,...` with the sidecar's own parser, so a pod is admitted only with targets
+ * its sidecar will accept (a scope missing `/.default` gets it). Whitespace around entries is
+ * ignored; an empty value means no targets.
  *
  * @example
- * parseTokenTargets('storage=https://storage.azure.com/.default') // [{ name: 'storage', scope: 'https://storage.azure.com/.default' }]
+ * parseTokenTargets('storage=https://storage.azure.com/.default') // { targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] }
  */
 export function parseTokenTargets(value: string): { targets: TokenTarget[] } | { problem: string } {
-  const form = `must be name=scope pairs separated by commas, e.g. storage=https://storage.azure.com/.default`;
-  const targets: TokenTarget[] = [];
-  const seen = new Set<string>();
-  for (const raw of value.split(',')) {
-    const entry = raw.trim();
-    if (entry === '') continue;
-    const eq = entry.indexOf('=');
-    if (eq <= 0) return { problem: `${form}; got ${quoted(entry)}` };
-    const name = entry.slice(0, eq).trim();
-    const scope = entry.slice(eq + 1).trim();
-    if (!TOKEN_NAME.test(name) || name.endsWith('.json')) {
-      return { problem: `has the name ${quoted(name)}: a name is a file name of letters, digits, ".", "_" and "-" (at most 63, not ending in .json)` };
-    }
-    if (scope === '' || /[\s=]/.test(scope)) return { problem: `has the scope ${quoted(scope)} for ${name}: a scope is one value without spaces, e.g. https://storage.azure.com/.default` };
-    if (seen.has(name)) return { problem: `names ${quoted(name)} twice` };
-    seen.add(name);
-    targets.push({ name, scope });
+  let targets: TokenTarget[];
+  try {
+    targets = parseTargets(value, ANNOTATION.tokens);
+  } catch (err) {
+    if (err instanceof ConfigError) return { problem: err.problem };
+    throw err;
   }
   if (targets.length > MAX_TOKEN_TARGETS) return { problem: `has ${targets.length} targets; at most ${MAX_TOKEN_TARGETS} are allowed` };
   return { targets };

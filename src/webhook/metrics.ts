@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../process-metrics.js';
 import { LOOKUP_ERROR_REASONS, type LookupErrorReason } from './service-accounts.js';
 
 /** How an admission ended. */
@@ -26,7 +27,7 @@ export interface WebhookMetrics {
  */
 export function createWebhookMetrics(version: string): WebhookMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const admissions = new Counter({
     name: 'entra_sidecar_webhook_admissions_total',
     help: 'Pod admissions answered by the webhook, by result (injected, skipped, denied, error).',

@@ -14,7 +14,10 @@ describe('annotation parsers', () => {
     expect(parseTokenTargets('')).toEqual({ targets: [] });
     expect(parseTokenTargets('x.json=https://a/.default')).toHaveProperty('problem');
     expect(parseTokenTargets('.hidden=https://a/.default')).toHaveProperty('problem');
-    expect(parseTokenTargets(Array.from({ length: 33 }, (_, i) => `t${i}=s`).join(','))).toEqual({ problem: 'has 33 targets; at most 32 are allowed' });
+    // the sidecar's own parser: a scope it would refuse at start is refused at admission
+    expect(parseTokenTargets('storage=not a scope')).toHaveProperty('problem');
+    expect(parseTokenTargets('storage=https://storage.azure.com/')).toEqual({ targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] });
+    expect(parseTokenTargets(Array.from({ length: 33 }, (_, i) => `t${i}=https://r${i}.example/.default`).join(','))).toEqual({ problem: 'has 33 targets; at most 32 are allowed' });
   });
 
   it('inject: only "true", any case, counts', () => {

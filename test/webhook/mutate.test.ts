@@ -438,10 +438,10 @@ describe('denials name the annotation and the accepted form', () => {
     [{ 'entra-sidecar.io/memory-request': '200Mi', 'entra-sidecar.io/memory-limit': '100Mi' }, 'the sidecar memory request 200Mi is above its limit 100Mi'],
     [{ 'entra-sidecar.io/inject-env': 'no' }, 'entra-sidecar.io/inject-env must be "true" or "false"'],
     [{ 'entra-sidecar.io/msi-endpoint': 'yes' }, 'entra-sidecar.io/msi-endpoint must be "true" or "false"'],
-    [{ 'entra-sidecar.io/tokens': 'storage' }, 'entra-sidecar.io/tokens must be name=scope pairs'],
-    [{ 'entra-sidecar.io/tokens': '../etc=https://x/.default' }, 'a name is a file name'],
-    [{ 'entra-sidecar.io/tokens': 'a=https://x/.default,a=https://y/.default' }, 'names "a" twice'],
-    [{ 'entra-sidecar.io/tokens': 'a=https://x/.default b' }, 'a scope is one value without spaces'],
+    [{ 'entra-sidecar.io/tokens': 'storage' }, 'entra-sidecar.io/tokens has "storage": each target must be name=scope'],
+    [{ 'entra-sidecar.io/tokens': '../etc=https://x/.default' }, 'it becomes a file name'],
+    [{ 'entra-sidecar.io/tokens': 'a=https://x/.default,a=https://y/.default' }, 'names target "a" twice'],
+    [{ 'entra-sidecar.io/tokens': 'a=https://x/.default b' }, 'a scope is a resource URI followed by /.default'],
   ])('%o → %s', (ann, expected) => {
     expect(deny(ann)).toContain(expected);
   });
