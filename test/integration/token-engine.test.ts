@@ -42,14 +42,14 @@ describe('token engine against the Entra emulator (real HTTPS, real msal-node)',
     const raw = readFileSync(join(sp.tokenDir, 'storage'), 'utf8');
     expect(raw).not.toMatch(/\n$/);
     expect(emulator.issuedSecrets()).toContain(raw);
-    expect(decodeJwt(raw).payload).toMatchObject({ aud: 'https://storage.azure.com', appid: emulator.clientId, tid: emulator.tenantId });
+    expect(decodeJwt(raw)!.payload).toMatchObject({ aud: 'https://storage.azure.com', appid: emulator.clientId, tid: emulator.tenantId });
     const json = JSON.parse(readFileSync(join(sp.tokenDir, 'pg.json'), 'utf8')) as Record<string, unknown>;
     expect(Object.keys(json).sort()).toEqual(['access_token', 'expires_on', 'scope', 'token_type']);
     expect(json.scope).toBe(PG);
     expect(json.token_type).toBe('Bearer');
     expect(typeof json.expires_on).toBe('number');
     expect(Math.abs((json.expires_on as number) - (Date.now() / 1000 + 3599))).toBeLessThan(30);
-    expect(decodeJwt(json.access_token as string).payload.aud).toBe('https://ossrdbms-aad.database.windows.net');
+    expect(decodeJwt(json.access_token as string)!.payload.aud).toBe('https://ossrdbms-aad.database.windows.net');
     const mode = readdirSync(sp.tokenDir);
     expect(mode.sort()).toEqual(['pg', 'pg.json', 'storage', 'storage.json']);
     // the endpoint serves the same held token for a configured target
@@ -124,7 +124,7 @@ describe('refresh, rotation and outages with short-lived tokens', () => {
     await until('three more exchanges', () => emulator.exchangeCount(STORAGE) >= n + 3);
     const later = readFileSync(join(sp.tokenDir, 'storage'), 'utf8');
     expect(later).not.toBe(first);
-    const exp = (decodeJwt(later).payload as { exp: number }).exp;
+    const exp = (decodeJwt(later)!.payload as { exp: number }).exp;
     expect(exp * 1000).toBeGreaterThan(Date.now());
   });
 

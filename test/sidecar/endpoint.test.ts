@@ -74,7 +74,7 @@ describe('App Service 2019-08-01 flavour', () => {
     expect((await appService('https://management.azure.com/', { 'X-Identity-Header': SECRET })).status).toBe(200);
   });
   it('refuses a missing or wrong secret with 401 JSON in both vocabularies', async () => {
-    for (const headers of [{}, { 'X-IDENTITY-HEADER': 'b'.repeat(64) }, { 'X-IDENTITY-HEADER': 'short' }]) {
+    for (const headers of [{}, { 'X-IDENTITY-HEADER': 'b'.repeat(64) }, { 'X-IDENTITY-HEADER': 'short' }] as Record<string, string>[]) {
       const r = await appService('https://management.azure.com/', headers);
       expect(r.status).toBe(401);
       const b = (await r.json()) as Record<string, unknown>;
