@@ -6,6 +6,10 @@
 //   npm run soak -- --minutes 10      (default 10; runs shorter than 10 minutes scale the outage
 //                                      schedule by minutes/10 so they still see outages)
 //
+// A 90 s warm-up under the same load comes first (the process reaches its steady footprint in
+// about that time); RSS growth is measured over the minutes that follow it. Every request and
+// read of the warm-up is checked too.
+//
 // Fails (exit 1) on: any failed request for a held resource, any partial token-file read, RSS
 // growth of 10 % or more, an outage not recovered within the 60 s backoff cap, or a crash.
 //
@@ -61,6 +65,9 @@ const OUTAGE_EVERY_MS = Math.round(180_000 * SCALE);
 const OUTAGE_MS = Math.round(30_000 * SCALE);
 const BACKOFF_CAP_MS = 60_000;
 const WORKERS = 8;
+// the process reaches its steady memory footprint under load in about a minute and a half (JIT,
+// heap sizing); the warm-up runs the same load and checks, and the measured minutes follow it
+const WARMUP_MS = 90_000;
 const RESOURCES = [
   { resource: 'https://storage.azure.com/', flavour: 'app_service' }, // a configured target
   { resource: 'https://management.azure.com/', flavour: 'app_service' }, // on demand
@@ -122,7 +129,9 @@ for (const deadline = now() + 30_000; ; await sleep(100)) {
 }
 
 // ---- outage schedule --------------------------------------------------------------------------
-const t0 = now();
+const tStart = now();
+const t0 = tStart + WARMUP_MS; // the measured period starts after the warm-up
+const tEnd = t0 + DURATION_MS;
 const outages = []; // { start, end, recoveredAt }
 const outageTimers = [];
 for (let at = OUTAGE_EVERY_MS; at + OUTAGE_MS <= DURATION_MS; at += OUTAGE_EVERY_MS) {
@@ -130,7 +139,7 @@ for (let at = OUTAGE_EVERY_MS; at + OUTAGE_MS <= DURATION_MS; at += OUTAGE_EVERY
     const o = { start: now(), end: now() + OUTAGE_MS, recoveredAt: undefined, exchangesAtStart: emulator.exchanges.length };
     outages.push(o);
     emulator.inject({ kind: 'status', status: 503 }, { durationMs: OUTAGE_MS });
-  }, at));
+  }, WARMUP_MS + at));
 }
 const inOutageWindow = (t) => outages.some((o) => t >= o.start && t <= o.end + BACKOFF_CAP_MS);
 
@@ -159,7 +168,7 @@ function request(r) {
 async function worker(i) {
   const interval = (WORKERS / opts.rps) * 1000;
   let next = now();
-  for (let n = i; now() - t0 < DURATION_MS && !crashed; n++) {
+  for (let n = i; now() < tEnd && !crashed; n++) {
     const r = RESOURCES[n % RESOURCES.length];
     const sent = now();
     const a = await request(r);
@@ -188,7 +197,7 @@ async function worker(i) {
 const reads = { total: 0, partial: 0, samples: [] };
 const JWT = /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/;
 async function reader() {
-  while (now() - t0 < DURATION_MS && !crashed) {
+  while (now() < tEnd && !crashed) {
     for (const name of ['storage', 'storage.json']) {
       let text;
       try {
@@ -216,7 +225,7 @@ async function reader() {
 }
 
 // ---- memory ---------------------------------------------------------------------------------------
-const rss = []; // [ms since t0, bytes]
+const rss = []; // [ms since t0 (negative during the warm-up), bytes]
 const heap = []; // [ms since t0, bytes of V8 heap in use]
 function sampleRss() {
   try {
@@ -248,9 +257,10 @@ const recoveryTimer = setInterval(() => {
 
 // ---- run ------------------------------------------------------------------------------------------
 const progress = setInterval(() => {
-  process.stdout.write(`  ${Math.round((now() - t0) / 1000)} s: ${stats.requests} requests, ${stats.failures} failures, ${reads.partial}/${reads.total} partial reads, ${outages.length} outages\n`);
+  const at = now() - t0;
+  process.stdout.write(`  ${at < 0 ? `warm-up ${Math.round((now() - tStart) / 1000)} s` : `${Math.round(at / 1000)} s`}: ${stats.requests} requests, ${stats.failures} failures, ${reads.partial}/${reads.total} partial reads, ${outages.length} outages\n`);
 }, 30_000);
-process.stdout.write(`soak: ${opts.minutes} min, ~${opts.rps} rps on ${WORKERS} keep-alive connections, ${TOKEN_LIFETIME_S} s tokens, SA token rotated every ${ROTATE_MS / 1000} s, ${OUTAGE_MS / 1000} s outage every ${OUTAGE_EVERY_MS / 1000} s${SCALE < 1 ? ` (outage schedule scaled by ${SCALE} for a run under 10 minutes)` : ''}\n`);
+process.stdout.write(`soak: ${WARMUP_MS / 1000} s warm-up, then ${opts.minutes} min measured; ~${opts.rps} rps on ${WORKERS} keep-alive connections, ${TOKEN_LIFETIME_S} s tokens, SA token rotated every ${ROTATE_MS / 1000} s, ${OUTAGE_MS / 1000} s outage every ${OUTAGE_EVERY_MS / 1000} s${SCALE < 1 ? ` (outage schedule scaled by ${SCALE} for a run under 10 minutes)` : ''}\n`);
 sampleRss();
 await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(i)), reader()]);
 sampleRss();
@@ -260,7 +270,7 @@ clearInterval(progress);
 clearInterval(rssTimer);
 clearInterval(recoveryTimer);
 for (const t of outageTimers) clearTimeout(t);
-const elapsedS = (now() - t0) / 1000;
+const elapsedS = (now() - tStart) / 1000;
 
 const metrics = await (await fetch(`${healthUrl}/metrics`)).text().catch(() => '');
 stopping = true;
@@ -276,15 +286,17 @@ const exchanges = emulator.exchanges;
 const exOk = exchanges.filter((e) => e.status === 200 && !e.error).length;
 const jtis = new Set(exchanges.map((e) => e.jti).filter(Boolean)).size;
 
-// RSS: median of the first 20 s after a warm-up (10 % of the run, at least 20 s) vs the last 20 s
+// RSS: median over the first third of the measured period vs the last third. The footprint saws
+// up and down by about 10 % as the garbage collector works, so windows this long (each spans
+// several cycles) compare levels, not a peak with a trough.
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
-const warm = Math.max(20_000, DURATION_MS * 0.1);
-const rssStart = median(rss.filter(([t]) => t >= warm && t < warm + 20_000).map(([, b]) => b));
-const rssEnd = median(rss.filter(([t]) => t >= DURATION_MS - 20_000).map(([, b]) => b));
-const rssMax = Math.max(...rss.map(([, b]) => b));
-const heapStart = median(heap.filter(([t]) => t >= warm && t < warm + 20_000).map(([, b]) => b));
-const heapEnd = median(heap.filter(([t]) => t >= DURATION_MS - 20_000).map(([, b]) => b));
-// RSS every tenth of the run, to tell warm-up from a leak
+const third = DURATION_MS / 3;
+const rssStart = median(rss.filter(([t]) => t >= 0 && t < third).map(([, b]) => b));
+const rssEnd = median(rss.filter(([t]) => t >= DURATION_MS - third).map(([, b]) => b));
+const rssMax = Math.max(...rss.filter(([t]) => t >= 0).map(([, b]) => b));
+const heapStart = median(heap.filter(([t]) => t >= 0 && t < third).map(([, b]) => b));
+const heapEnd = median(heap.filter(([t]) => t >= DURATION_MS - third).map(([, b]) => b));
+// RSS every tenth of the measured period, to tell a level from a trend
 const timeline = Array.from({ length: 10 }, (_, i) => {
   const from = (DURATION_MS * i) / 10;
   return median(rss.filter(([t]) => t >= from && t < from + DURATION_MS / 10).map(([, b]) => b));
@@ -292,7 +304,7 @@ const timeline = Array.from({ length: 10 }, (_, i) => {
 const growth = ((rssEnd - rssStart) / rssStart) * 100;
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
-const notRecovered = outages.filter((o) => o.recoveredAt === undefined ? o.end + BACKOFF_CAP_MS < t0 + DURATION_MS : o.recoveredAt - o.end > BACKOFF_CAP_MS);
+const notRecovered = outages.filter((o) => o.recoveredAt === undefined ? o.end + BACKOFF_CAP_MS < tEnd : o.recoveredAt - o.end > BACKOFF_CAP_MS);
 const recoveries = outages.map((o) => (o.recoveredAt === undefined ? 'pending at the end' : `${((o.recoveredAt - o.end) / 1000).toFixed(1)} s`));
 const metric = (name, labels) => {
   let sum = 0;
@@ -310,7 +322,7 @@ if (exitCode !== 0) problems.push(`sidecar exit code ${exitCode} on SIGTERM`);
 if (stats.ok === 0) problems.push('no request succeeded');
 const lines = [
   '',
-  `soak figures (${elapsedS.toFixed(0)} s)`,
+  `soak figures (${elapsedS.toFixed(0)} s: ${WARMUP_MS / 1000} s warm-up + ${(DURATION_MS / 1000).toFixed(0)} s measured; counts cover both)`,
   `  requests            ${stats.requests} (${(stats.requests / elapsedS).toFixed(0)} rps), by status ${JSON.stringify(stats.byStatus)}`,
   `  failures            ${stats.failures} (non-200 while a valid token was held, or outside an outage window)`,
   `  unavailable         ${stats.unavailable} (503 + Retry-After during an outage, after the held token expired)`,
@@ -318,8 +330,8 @@ const lines = [
   `  exchanges           ${exchanges.length} (${exOk} issued, ${exchanges.length - exOk} failed by the outages), ${jtis} service-account tokens seen`,
   `  refreshes (metrics) success ${metric('entra_sidecar_refreshes_total', ['result="success"'])}, failure ${metric('entra_sidecar_refreshes_total', ['result="failure"'])}`,
   `  outages             ${outages.length} × ${OUTAGE_MS / 1000} s; fresh token after each: ${recoveries.join(', ') || 'none scheduled'}`,
-  `  sidecar RSS         start ${mib(rssStart)}, end ${mib(rssEnd)}, max ${mib(rssMax)}, growth ${growth.toFixed(1)} % (start: after a ${Math.round(warm / 1000)} s warm-up)`,
-  `  RSS by tenth of run ${timeline.map((b) => (b / 1048576).toFixed(1)).join(' ')} MiB`,
+  `  sidecar RSS         start ${mib(rssStart)}, end ${mib(rssEnd)} (medians of the first and last third), max ${mib(rssMax)}, growth ${growth.toFixed(1)} %`,
+  `  RSS by tenth        ${timeline.map((b) => (b / 1048576).toFixed(1)).join(' ')} MiB`,
   `  V8 heap in use      start ${mib(heapStart)}, end ${mib(heapEnd)}`,
   `  shutdown            exit code ${exitCode}`,
   `  sidecar log         ${problems.length > 0 ? logPath : '(removed: the run passed)'}`,
