@@ -70,6 +70,11 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       },
       failed(entry, error, durationMs, retryInMs) {
         const target = label(entry);
+        if (stopping) {
+          // an exchange aborted by the shutdown: not a failure, and nothing will retry it
+          log.info({ target, scope: entry.scope }, 'exchange in flight abandoned: shutting down');
+          return;
+        }
         metrics.refreshes.labels(target, 'failure').inc();
         metrics.refreshDuration.labels(target).observe(durationMs / 1000);
         metrics.exchangeErrors.labels(target, error.reason).inc();

@@ -57,7 +57,12 @@ describe.concurrent('SIGTERM', () => {
       expect(signal).toBeNull();
       expect(code).toBe(0);
       expect(ms).toBeLessThan(GRACE_MS);
-      expect(sidecar.logs.some((l) => l.msg === 'shutting down')).toBe(true);
+      const shutdownAt = sidecar.logs.findIndex((l) => l.msg === 'shutting down');
+      expect(shutdownAt).toBeGreaterThan(0);
+      // the aborted exchanges are said to be abandoned, not failures that "will retry"
+      const after = sidecar.logs.slice(shutdownAt);
+      expect(after.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('token refresh failed'))).toEqual([]);
+      expect(after.some((l) => l.msg === 'exchange in flight abandoned: shutting down')).toBe(true);
       const answer = await waiting;
       // the waiting app gets an answer it can retry on, not a dropped connection
       expect(answer.status).toBe(503);
