@@ -31,12 +31,12 @@ export function sidecarEnv(emulator, { tokens = THREE_TARGETS, tokenDir, tokenFi
  * Starts a sidecar process and waits for its "sidecar started" line (and, with `ready`, for
  * /readyz: every target held and written). Returns its addresses and a stop().
  */
-export async function startSidecar(name, emulator, { tokens, ready = true, extra, nodeArgs = [], logDir } = {}) {
+export async function startSidecar(name, emulator, { tokens, ready = true, extra, nodeArgs = [], logDir, cli = CLI } = {}) {
   const tokenDir = mkdtempSync(join(scratchDir(), 'tokens-'));
   const tokenFile = emulator.writeProjectedToken(mkdtempSync(join(scratchDir(), 'sa-'))).path;
   const identityHeader = randomBytes(24).toString('hex');
   const env = sidecarEnv(emulator, { tokens, tokenDir, tokenFile, identityHeader, extra });
-  const p = startProcess(name, process.execPath, [...nodeArgs, CLI, 'sidecar'], { env, logDir: logDir ?? scratchDir() });
+  const p = startProcess(name, process.execPath, [...nodeArgs, cli, 'sidecar'], { env, logDir: logDir ?? scratchDir() });
   const started = await p.waitForLine((l) => l.msg === 'sidecar started');
   const endpoint = `http://127.0.0.1:${started.endpoint.port}`;
   const health = `http://127.0.0.1:${started.health.port}`;

@@ -37,17 +37,35 @@ export function errorAnswer(e: EndpointError): Answer {
   return { status: e.status, headers, body };
 }
 
+/** A ready-to-send 200: the encoded body and its headers (Content-Length included). */
+export interface TokenAnswer {
+  body: Buffer;
+  headers: Readonly<Record<string, string | number>>;
+}
+
+interface AnswerParts {
+  head: string;
+  middle: string;
+  tail: string;
+  /** the last answer sent, valid while both relative numbers stay the same */
+  expiresIn: number;
+  extExpiresIn: number;
+  answer: TokenAnswer | undefined;
+}
+
 /**
- * Success bodies are built once per (token, resource) and only the two relative numbers are
- * filled in per request: every number a string of digits, times in whole unix seconds.
+ * Success answers are built once per (token, resource): the JSON around the two relative numbers
+ * once, and the encoded bytes with their headers once per change of those numbers (about once a
+ * second), so a request that finds a held token costs no JSON, no string building, no encoding.
+ * Every number is a string of digits, times in whole unix seconds.
  */
 export class TokenAnswers {
-  private readonly cache = new WeakMap<AccessToken, Map<string, { head: string; middle: string; tail: string }>>();
+  private readonly cache = new WeakMap<AccessToken, Map<string, AnswerParts>>();
 
   constructor(private readonly clientId: string) {}
 
-  /** The 200 body for a held token and the resource string as the caller spelled it. */
-  body(token: AccessToken, resource: string, nowMs: number): string {
+  /** The 200 answer for a held token and the resource string as the caller spelled it. */
+  answer(token: AccessToken, resource: string, nowMs: number): TokenAnswer {
     let perToken = this.cache.get(token);
     if (!perToken) {
       perToken = new Map();
@@ -60,13 +78,20 @@ export class TokenAnswers {
         head: `{"access_token":${JSON.stringify(token.token)},"expires_on":"${Math.floor(token.expiresOnMs / 1000)}","expires_in":"`,
         middle: `","ext_expires_in":"`,
         tail: `","not_before":"${Math.floor(token.obtainedAtMs / 1000)}","resource":${JSON.stringify(resource)},"token_type":"Bearer","client_id":${JSON.stringify(this.clientId)}}`,
+        expiresIn: -1,
+        extExpiresIn: -1,
+        answer: undefined,
       };
       perToken.set(resource, parts);
     }
     const expiresIn = Math.max(0, Math.floor((token.expiresOnMs - nowMs) / 1000));
     const extExpiresIn = Math.max(expiresIn, Math.floor((token.extExpiresOnMs - nowMs) / 1000));
-    return `${parts.head}${expiresIn}${parts.middle}${extExpiresIn}${parts.tail}`;
+    if (parts.answer && parts.expiresIn === expiresIn && parts.extExpiresIn === extExpiresIn) return parts.answer;
+    const body = Buffer.from(`${parts.head}${expiresIn}${parts.middle}${extExpiresIn}${parts.tail}`, 'utf8');
+    parts.answer = { body, headers: { ...JSON_HEADERS, 'content-length': body.length } };
+    parts.expiresIn = expiresIn;
+    parts.extExpiresIn = extExpiresIn;
+    return parts.answer;
   }
 }
 
-export const SUCCESS_HEADERS = JSON_HEADERS;

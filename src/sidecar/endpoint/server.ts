@@ -9,7 +9,7 @@ import type { Logger } from '../../log.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { FLAVOURS, MAX_BODY_BYTES, MAX_HEADER_BYTES, type Flavour } from './protocol.js';
 import { parseTokenRequest, routeOf, type TokenRequest } from './request.js';
-import { EndpointError, errorAnswer, SUCCESS_HEADERS, TokenAnswers, type Answer } from './responses.js';
+import { EndpointError, errorAnswer, TokenAnswers, type Answer } from './responses.js';
 
 export interface EndpointOptions {
   store: Pick<TokenStore, 'peek' | 'get'>;
@@ -95,10 +95,10 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       if (r.selector?.kind === 'object_id' && r.selector.value.toLowerCase() !== (oidOf(token) ?? '').toLowerCase()) {
         throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${r.selector.value.slice(0, 64)}`);
       }
-      const body = answers.body(token, r.resource, now());
+      const answer = answers.answer(token, r.resource, now());
       status = 200;
-      res.writeHead(200, { ...SUCCESS_HEADERS, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      res.writeHead(200, answer.headers);
+      res.end(answer.body);
     } catch (err) {
       const e = err instanceof EndpointError ? err : new EndpointError(503, 'temporarily_unavailable', 'The sidecar could not answer; retry shortly', 1);
       status = e.status;
