@@ -33,14 +33,16 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 
 // ---- settings -------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const out = { minutes: 10, rps: 300 };
+  const out = { minutes: 10, rps: 300, outageEvery: undefined, outageSeconds: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
     if (flag === '--minutes') out.minutes = Number(value());
     else if (flag === '--rps') out.rps = Number(value());
+    else if (flag === '--outage-every') out.outageEvery = Number(value());
+    else if (flag === '--outage-seconds') out.outageSeconds = Number(value());
     else if (flag === '--help' || flag === '-h') {
-      process.stdout.write('Usage: node bench/soak.mjs [--minutes N (default 10)] [--rps N (default 300)]\n');
+      process.stdout.write('Usage: node bench/soak.mjs [--minutes N (default 10)] [--rps N (default 300)] [--outage-every S (default 180)] [--outage-seconds S (default 30)]\n');
       process.exit(0);
     } else {
       process.stderr.write(`soak: unknown argument "${argv[i]}": use --minutes N and --rps N\n`);
@@ -60,9 +62,9 @@ const opts = parseArgs(process.argv.slice(2));
 const DURATION_MS = Math.round(opts.minutes * 60_000);
 const TOKEN_LIFETIME_S = 10;
 const ROTATE_MS = 30_000;
-const SCALE = Math.min(1, opts.minutes / 10);
-const OUTAGE_EVERY_MS = Math.round(180_000 * SCALE);
-const OUTAGE_MS = Math.round(30_000 * SCALE);
+const SCALE = opts.outageEvery === undefined && opts.outageSeconds === undefined ? Math.min(1, opts.minutes / 10) : 1;
+const OUTAGE_EVERY_MS = Math.round((opts.outageEvery ?? 180) * 1000 * SCALE);
+const OUTAGE_MS = Math.round((opts.outageSeconds ?? 30) * 1000 * SCALE);
 const BACKOFF_CAP_MS = 60_000;
 const WORKERS = 8;
 // the process reaches its steady memory footprint under load in about a minute and a half (JIT,
@@ -226,7 +228,7 @@ async function reader() {
 
 // ---- memory ---------------------------------------------------------------------------------------
 const rss = []; // [ms since t0 (negative during the warm-up), bytes]
-const heap = []; // [ms since t0, bytes of V8 heap in use]
+const heap = []; // [ms since t0, V8 heap in use, V8 heap committed, external (Buffers)]
 function sampleRss() {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${sidecar.pid}/status`, 'utf8'))[1]);
@@ -237,8 +239,8 @@ function sampleRss() {
 }
 async function sampleHeap() {
   const text = await fetch(`${healthUrl}/metrics`).then((r) => r.text(), () => '');
-  const m = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text);
-  if (m) heap.push([now() - t0, Number(m[1])]);
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]);
+  if (text) heap.push([now() - t0, value('nodejs_heap_size_used_bytes'), value('nodejs_heap_size_total_bytes'), value('nodejs_external_memory_bytes')]);
 }
 const rssTimer = setInterval(() => {
   sampleRss();
@@ -294,8 +296,7 @@ const third = DURATION_MS / 3;
 const rssStart = median(rss.filter(([t]) => t >= 0 && t < third).map(([, b]) => b));
 const rssEnd = median(rss.filter(([t]) => t >= DURATION_MS - third).map(([, b]) => b));
 const rssMax = Math.max(...rss.filter(([t]) => t >= 0).map(([, b]) => b));
-const heapStart = median(heap.filter(([t]) => t >= 0 && t < third).map(([, b]) => b));
-const heapEnd = median(heap.filter(([t]) => t >= DURATION_MS - third).map(([, b]) => b));
+const heapAt = (i, first) => median(heap.filter(([t]) => (first ? t >= 0 && t < third : t >= DURATION_MS - third)).map((row) => row[i]));
 // RSS every tenth of the measured period, to tell a level from a trend
 const timeline = Array.from({ length: 10 }, (_, i) => {
   const from = (DURATION_MS * i) / 10;
@@ -332,7 +333,7 @@ const lines = [
   `  outages             ${outages.length} × ${OUTAGE_MS / 1000} s; fresh token after each: ${recoveries.join(', ') || 'none scheduled'}`,
   `  sidecar RSS         start ${mib(rssStart)}, end ${mib(rssEnd)} (medians of the first and last third), max ${mib(rssMax)}, growth ${growth.toFixed(1)} %`,
   `  RSS by tenth        ${timeline.map((b) => (b / 1048576).toFixed(1)).join(' ')} MiB`,
-  `  V8 heap in use      start ${mib(heapStart)}, end ${mib(heapEnd)}`,
+  `  V8 heap             in use ${mib(heapAt(1, true))} → ${mib(heapAt(1, false))}, committed ${mib(heapAt(2, true))} → ${mib(heapAt(2, false))}; external ${mib(heapAt(3, true))} → ${mib(heapAt(3, false))}`,
   `  shutdown            exit code ${exitCode}`,
   `  sidecar log         ${problems.length > 0 ? logPath : '(removed: the run passed)'}`,
 ];
