@@ -11,6 +11,7 @@ export function load({ url, connections, duration, amount, requests, headers, me
   return new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16);
     let n = 0;
+    let lastAt = 0;
     const opts = Object.fromEntries(Object.entries({ url, connections, pipelining: 1, headers, method, body, requests }).filter(([, v]) => v !== undefined));
     if (amount !== undefined) opts.amount = amount;
     else opts.duration = duration;
@@ -18,7 +19,8 @@ export function load({ url, connections, duration, amount, requests, headers, me
       const started = performance.now();
       const instance = autocannon(opts, (err, result) => {
         if (err) return reject(err);
-        const elapsed = (performance.now() - started) / 1000;
+        // autocannon reports an amount run's end on its next 1 s tick: time it by the last answer
+        const elapsed = (lastAt - started) / 1000;
         const sorted = latencies.subarray(0, n).sort();
         resolve({
           requests: n,
@@ -30,6 +32,7 @@ export function load({ url, connections, duration, amount, requests, headers, me
         });
       });
       instance.on('response', (_client, status, _bytes, responseTime) => {
+        lastAt = performance.now();
         if (status < 200 || status >= 300) return;
         if (n === latencies.length) {
           const bigger = new Float64Array(latencies.length * 2);

@@ -1,7 +1,7 @@
 // Child processes for the benchmarks: spawn with logs to a file, read RSS and CPU from /proc,
 // wait for a log line, stop cleanly.
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
@@ -78,6 +78,23 @@ export function cpuSeconds(pid) {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / CLK_TCK;
+}
+
+/**
+ * CPU time of every live thread of a process, in seconds, with nanosecond resolution (the first
+ * field of /proc/<pid>/task/<tid>/schedstat): idle processes use a few clock ticks a minute, too
+ * few for /proc/<pid>/stat's 10 ms ticks to compare.
+ */
+export function cpuSecondsPrecise(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }
 
 /** Sleeps. */

@@ -1,11 +1,13 @@
 // Rows 3 and 5: a sidecar holding 3 targets, idle, beside a bare `node` process that only keeps a
 // timer, started together. Row 3: RSS of each after 30 s idle. Row 5: CPU seconds each used over
-// 60 s idle (/proc/<pid>/stat utime+stime). Several pairs run side by side (they are idle, they
-// do not disturb each other); the medians of the per-pair figures are reported.
+// the next 60 s (/proc/<pid>/stat utime+stime, every thread): the steady idle cost, after the
+// one-time settling that follows start-up (the CPU of the first 30 s is reported beside it).
+// Several pairs run side by side (they are idle, they do not disturb each other); the medians of
+// the per-pair figures are reported.
 import { join } from 'node:path';
 import { emulator, resultLine } from '../lib/context.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
-import { cpuSeconds, rssBytes, sleep, startProcess } from '../lib/proc.mjs';
+import { cpuSeconds, cpuSecondsPrecise, rssBytes, sleep, startProcess } from '../lib/proc.mjs';
 import { startSidecar, THREE_TARGETS } from '../lib/sidecar.mjs';
 import { median, MiB, ratio, round } from '../lib/stats.mjs';
 
@@ -25,24 +27,28 @@ export async function run(ctx) {
       return { bare, sidecar };
     }));
     // idle from here: every target held and written
-    const cpu0 = started.map((p) => ({ bare: cpuSeconds(p.bare.pid), sidecar: cpuSeconds(p.sidecar.pid) }));
-    const t0 = performance.now();
+    const cpuStart = started.map((p) => ({ bare: cpuSeconds(p.bare.pid), sidecar: cpuSeconds(p.sidecar.pid) }));
     await sleep(rssAfterMs);
     const rss = started.map((p) => ({ bare: rssBytes(p.bare.pid), sidecar: rssBytes(p.sidecar.pid) }));
-    await sleep(Math.max(0, cpuWindowMs - (performance.now() - t0)));
+    const cpu0 = started.map((p) => ({ bare: cpuSeconds(p.bare.pid), sidecar: cpuSeconds(p.sidecar.pid) }));
+    const precise0 = started.map((p) => ({ bare: cpuSecondsPrecise(p.bare.pid), sidecar: cpuSecondsPrecise(p.sidecar.pid) }));
+    const t0 = performance.now();
+    await sleep(cpuWindowMs);
+    const precise1 = started.map((p) => ({ bare: cpuSecondsPrecise(p.bare.pid), sidecar: cpuSecondsPrecise(p.sidecar.pid) }));
     const cpu1 = started.map((p) => ({ bare: cpuSeconds(p.bare.pid), sidecar: cpuSeconds(p.sidecar.pid) }));
     const windowS = (performance.now() - t0) / 1000;
-    const cpu = cpu1.map((c, i) => ({ bare: c.bare - cpu0[i].bare, sidecar: c.sidecar - cpu0[i].sidecar }));
+    const cpu = precise1.map((c, i) => ({ bare: c.bare - precise0[i].bare, sidecar: c.sidecar - precise0[i].sidecar }));
+    const ticks = cpu1.map((c, i) => ({ bare: c.bare - cpu0[i].bare, sidecar: c.sidecar - cpu0[i].sidecar }));
+    const settling = cpu0.map((c, i) => ({ bare: c.bare - cpuStart[i].bare, sidecar: c.sidecar - cpuStart[i].sidecar }));
     for (let i = 0; i < pairs; i++) {
-      ctx.log(`  rows 3/5: pair ${i}: RSS sidecar ${(rss[i].sidecar / MiB).toFixed(1)} MiB, bare ${(rss[i].bare / MiB).toFixed(1)} MiB; CPU in ${windowS.toFixed(0)} s: sidecar ${cpu[i].sidecar.toFixed(2)} s, bare ${cpu[i].bare.toFixed(2)} s`);
+      ctx.log(`  rows 3/5: pair ${i}: RSS sidecar ${(rss[i].sidecar / MiB).toFixed(1)} MiB, bare ${(rss[i].bare / MiB).toFixed(1)} MiB; CPU in ${windowS.toFixed(0)} s: sidecar ${(cpu[i].sidecar * 1000).toFixed(1)} ms, bare ${(cpu[i].bare * 1000).toFixed(1)} ms`);
     }
     const rssSidecar = median(rss.map((r) => r.sidecar));
     const rssBare = median(rss.map((r) => r.bare));
     const rssRatio = median(rss.map((r) => ratio(r.sidecar, r.bare)));
     const cpuSidecar = median(cpu.map((c) => c.sidecar));
     const cpuBare = median(cpu.map((c) => c.bare));
-    // CPU is counted in 10 ms ticks: a ratio of medians is steadier than a median of tiny ratios
-    const cpuRatio = ratio(cpuSidecar, cpuBare);
+    const cpuRatio = median(cpu.map((c) => ratio(c.sidecar, c.bare)));
     return {
       lines: [
         resultLine({
@@ -51,9 +57,9 @@ export async function run(ctx) {
           details: { pairs, sidecarMiB: rss.map((r) => round(r.sidecar / MiB)), bareMiB: rss.map((r) => round(r.bare / MiB)) },
         }),
         resultLine({
-          id: '5', what: `idle CPU over ${Math.round(windowS)} s, 3 targets held`, figure: round(cpuSidecar), baseline: round(cpuBare), ratio: round(cpuRatio),
-          target: '≤ 2×', pass: cpuRatio <= 2, unit: 'CPU s',
-          details: { pairs, windowSeconds: round(windowS), sidecarCpuSeconds: cpu.map((c) => round(c.sidecar)), bareCpuSeconds: cpu.map((c) => round(c.bare)), tickSeconds: 0.01 },
+          id: '5', what: `idle CPU over ${Math.round(windowS)} s, 3 targets held (after ${rssAfterMs / 1000} s idle)`, figure: round(cpuSidecar * 1000), baseline: round(cpuBare * 1000), ratio: round(cpuRatio),
+          target: '≤ 2×', pass: cpuRatio <= 2, unit: 'CPU ms',
+          details: { pairs, windowSeconds: round(windowS), windowStartsAfterIdleSeconds: rssAfterMs / 1000, sidecarCpuMs: cpu.map((c) => round(c.sidecar * 1000)), bareCpuMs: cpu.map((c) => round(c.bare * 1000)), clockTickCpuSeconds: { sidecar: ticks.map((c) => round(c.sidecar)), bare: ticks.map((c) => round(c.bare)) }, firstIdleSecondsCpuTicks: { sidecar: settling.map((c) => round(c.sidecar)), bare: settling.map((c) => round(c.bare)) } },
         }),
       ],
     };

@@ -17,11 +17,12 @@ const REVIEW = join(REPO, 'test', 'fixtures', 'admission-review.json');
 const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const TENANT_ID = '11111111-1111-4111-8111-111111111111';
 
-export async function run(ctx) {
-  if (!existsSync(join(REPO, 'dist', 'webhook', 'main.js')) && !existsSync(join(REPO, 'dist', 'chunks'))) return { skipped: 'the webhook is not built' };
-  const runs = ctx.quick ? 1 : ctx.runs;
-  const duration = ctx.quick ? 2 : 6;
-  const warmup = ctx.quick ? 0.5 : 1;
+/**
+ * Starts `entra-sidecar webhook` (file TLS, a fake API server holding the review's
+ * ServiceAccount) and checks it mutates the review. Returns its URL, the review, its first
+ * answer, the TLS files, the process and a stop().
+ */
+export async function startWebhookUnderTest({ nodeArgs = [], cli = CLI } = {}) {
   const dir = scratchDir();
   const review = readFileSync(REVIEW, 'utf8');
   const { namespace, object } = JSON.parse(review).request;
@@ -31,21 +32,41 @@ export async function run(ctx) {
   const keyFile = join(dir, 'webhook.key');
   writeFileSync(certFile, tls.certPem);
   writeFileSync(keyFile, tls.keyPem);
-  const webhook = startProcess('row7-webhook', process.execPath, [CLI, 'webhook',
+  const webhook = startProcess('webhook', process.execPath, [...nodeArgs, cli, 'webhook',
     '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', '--tls-cert-file', certFile, '--tls-key-file', keyFile,
     '--default-tenant-id', TENANT_ID, '--sidecar-image', 'ghcr.io/example/entra-sidecar:0.1.0'], { env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, logDir: dir });
-  let bare;
+  const stop = async () => {
+    await webhook.stop();
+    await api.close();
+  };
   try {
     const ready = await webhook.waitForLine((l) => l.msg === 'webhook ready');
     const port = Number(String(ready.listen).split(':').pop());
     const url = `https://127.0.0.1:${port}/mutate`;
-    const headers = { 'content-type': 'application/json' };
     const first = await post(url, review, tls.caPem);
     const answer = JSON.parse(first.body);
     if (first.status !== 200 || answer.response?.allowed !== true || !answer.response?.patch) throw new Error(`the webhook did not mutate the review: ${first.status} ${first.body.slice(0, 300)}`);
+    return { url, review, first, answer, certFile, keyFile, webhook, api, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function run(ctx) {
+  if (!existsSync(join(REPO, 'dist', 'webhook', 'main.js')) && !existsSync(join(REPO, 'dist', 'chunks'))) return { skipped: 'the webhook is not built' };
+  const runs = ctx.quick ? 1 : ctx.runs;
+  const duration = ctx.quick ? 2 : 6;
+  const warmup = ctx.quick ? 0.5 : 1;
+  const dir = scratchDir();
+  const w = await startWebhookUnderTest();
+  let bare;
+  try {
+    const { url, review, first, answer } = w;
+    const headers = { 'content-type': 'application/json' };
     const answerFile = join(dir, 'row7-answer.json');
     writeFileSync(answerFile, JSON.stringify({ status: 200, headers: { 'content-type': first.headers['content-type'] }, body: first.body }));
-    bare = startProcess('row7-bare-https', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, certFile, keyFile], { logDir: dir });
+    bare = startProcess('row7-bare-https', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, w.certFile, w.keyFile], { logDir: dir });
     const barePort = (await bare.waitForLine((l) => l.event === 'ready')).port;
     const servers = [{ key: 'webhook', url }, { key: 'bare', url: `https://127.0.0.1:${barePort}/mutate` }];
     const samples = { webhook: [], bare: [] };
@@ -60,7 +81,7 @@ export async function run(ctx) {
     const rpsRatio = median(samples.webhook.map((x, i) => ratio(x.rps, samples.bare[i].rps)));
     const p99Ratio = median(samples.webhook.map((x, i) => ratio(x.p99, samples.bare[i].p99)));
     const details = {
-      runs, durationSeconds: duration, reviewBytes: Buffer.byteLength(review), patchBytes: Buffer.from(answer.response.patch, 'base64').length, apiServerRequests: api.requestCount(),
+      runs, durationSeconds: duration, reviewBytes: Buffer.byteLength(review), patchBytes: Buffer.from(answer.response.patch, 'base64').length, apiServerRequests: w.api.requestCount(),
       webhook: samples.webhook.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
       bare: samples.bare.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
     };
@@ -71,8 +92,7 @@ export async function run(ctx) {
       ],
     };
   } finally {
-    await Promise.all([webhook.stop(), bare?.stop()]);
-    await api.close();
+    await Promise.all([w.stop(), bare?.stop()]);
   }
 }
 
