@@ -41,6 +41,21 @@ export function refreshDelayMs(token: AccessToken, nowMs: number, random: () => 
 }
 
 /**
+ * When to refresh the first token a scope gets after the sidecar starts: uniformly between 10 %
+ * and 100 % of the usual refresh delay (without the ±10 % jitter). Sidecars that start together —
+ * a rollout, a node reboot — would otherwise refresh together for many cycles, ±10 % jitter
+ * spreading them only slowly; this spreads them over the whole refresh period at once, for one
+ * early exchange per scope per start.
+ *
+ * @example
+ * firstRefreshDelayMs(token, Date.now(), Math.random) // between 3 and 30 min for a 60 min token
+ */
+export function firstRefreshDelayMs(token: AccessToken, nowMs: number, random: () => number, policy: RefreshPolicy = DEFAULT_REFRESH_POLICY): number {
+  const usual = refreshDelayMs(token, nowMs, () => 0.5, policy);
+  return Math.round(usual * (0.1 + 0.9 * random()));
+}
+
+/**
  * How long to wait after a failed exchange: exponential backoff with full jitter (1 s doubling to
  * a 60 s cap) for transient trouble, at least Entra's Retry-After, and straight to the cap for a
  * permanent refusal. `failures` counts consecutive failures including this one (≥ 1).

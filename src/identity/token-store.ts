@@ -1,7 +1,7 @@
 import type { AccessToken } from './access-token.js';
 import type { Clock } from './clock.js';
 import { ExchangeError } from './errors.js';
-import { backoffDelayMs, DEFAULT_REFRESH_POLICY, isServable, refreshDelayMs, type RefreshPolicy } from './refresh-policy.js';
+import { backoffDelayMs, DEFAULT_REFRESH_POLICY, firstRefreshDelayMs, isServable, refreshDelayMs, type RefreshPolicy } from './refresh-policy.js';
 
 /** A configured target: a name for its files and metrics, and the scope it holds. */
 export interface Target {
@@ -186,13 +186,14 @@ export class TokenStore {
       throw withRetryAfter(error, wait);
     }
     const now = this.o.clock.now();
+    const first = e.token === undefined;
     e.token = token;
     e.expiresOnMs = token.expiresOnMs;
     e.consecutiveFailures = 0;
     e.lastError = undefined;
     e.nextAttemptAtMs = undefined;
     if (!this.stopped && this.entries.get(e.scope) === e) {
-      const delay = refreshDelayMs(token, now, this.random, this.policy);
+      const delay = first ? firstRefreshDelayMs(token, now, this.random, this.policy) : refreshDelayMs(token, now, this.random, this.policy);
       e.nextAttemptAtMs = now + delay;
       this.schedule(e, delay);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, DEFAULT_REFRESH_POLICY, isServable, refreshDelayMs } from '../../src/identity/refresh-policy.js';
+import { backoffDelayMs, DEFAULT_REFRESH_POLICY, firstRefreshDelayMs, isServable, refreshDelayMs } from '../../src/identity/refresh-policy.js';
 import type { AccessToken } from '../../src/identity/access-token.js';
 
 const T0 = 1_800_000_000_000;
@@ -38,6 +38,18 @@ describe('refreshDelayMs', () => {
   it('counts from now when time has passed since the token was obtained', () => {
     expect(refreshDelayMs(token(3_600_000), T0 + 1_000_000, mid)).toBe(800_000);
     expect(refreshDelayMs(token(3_600_000), T0 + 2_000_000, mid)).toBe(0);
+  });
+});
+
+describe('firstRefreshDelayMs', () => {
+  it('spreads between 10 % and 100 % of the usual delay, without the ±10 % jitter', () => {
+    expect(firstRefreshDelayMs(token(3_600_000), T0, () => 0)).toBe(180_000);
+    expect(firstRefreshDelayMs(token(3_600_000), T0, () => 0.5)).toBe(990_000);
+    for (let i = 0; i < 1000; i++) {
+      const d = firstRefreshDelayMs(token(3_600_000), T0, Math.random);
+      expect(d).toBeGreaterThanOrEqual(180_000);
+      expect(d).toBeLessThanOrEqual(1_800_000);
+    }
   });
 });
 

@@ -27,7 +27,7 @@ const permanent = () => new ExchangeError('AADSTS70021: no match', { retryable: 
 const mid = () => 0.5;
 
 describe('TokenStore', () => {
-  it('fetches targets at start and refreshes at half life', async () => {
+  it('fetches targets at start, spreads the first refresh over the period, then refreshes at half life', async () => {
     const clock = new FakeClock();
     const { exchange, calls } = scripted(clock, [3_600_000]);
     const store = new TokenStore({ exchange, clock, random: mid, targets: [{ name: 'storage', scope: S }] });
@@ -35,11 +35,31 @@ describe('TokenStore', () => {
     await flush();
     expect(calls).toHaveLength(1);
     expect(store.peek(S)?.token).toBe('tok-1');
-    await clock.advance(1_799_000);
+    // first refresh: 10 % + 90 % × random of the usual 30 min → 0.55 × 30 min
+    await clock.advance(989_000);
     expect(calls).toHaveLength(1);
     await clock.advance(1_000);
     expect(calls).toHaveLength(2);
-    expect(store.peek(S)?.token).toBe('tok-2');
+    // then at half life
+    await clock.advance(1_799_000);
+    expect(calls).toHaveLength(2);
+    await clock.advance(1_000);
+    expect(calls).toHaveLength(3);
+    expect(store.peek(S)?.token).toBe('tok-3');
+  });
+
+  it('draws the first refresh uniformly between 10 % and 100 % of the usual delay', async () => {
+    for (const [r, expected] of [[0, 180_000], [0.5, 990_000], [0.75, 1_395_000]] as const) {
+      const clock = new FakeClock();
+      const { exchange, calls } = scripted(clock, [3_600_000]);
+      const store = new TokenStore({ exchange, clock, random: () => r, targets: [{ name: 'storage', scope: S }] });
+      store.start();
+      await flush();
+      await clock.advance(expected - 2);
+      expect(calls).toHaveLength(1);
+      await clock.advance(2);
+      expect(calls).toHaveLength(2);
+    }
   });
 
   it('keeps serving a valid token while refreshes fail, backing off, and stops serving it at expiry', async () => {
@@ -50,7 +70,7 @@ describe('TokenStore', () => {
     const store = new TokenStore({ exchange, clock, random: () => 0.999999, targets: [{ name: 'storage', scope: S }], events });
     store.start();
     await flush();
-    await clock.advance(330_000); // first refresh at half life (+10 % jitter) fails
+    await clock.advance(300_000); // first refresh (random ≈ 1: the full usual delay) fails
     expect(calls).toHaveLength(2);
     expect(store.peek(S)?.token).toBe('tok-1');
     await clock.advance(200_000);
