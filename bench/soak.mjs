@@ -89,7 +89,9 @@ const identityHeader = randomBytes(32).toString('hex');
 const logPath = join(scratch, 'sidecar.log');
 const logFile = createWriteStream(logPath);
 
-const sidecar = spawn(process.execPath, [CLI, 'sidecar'], {
+// diagnostics: node flags for the sidecar, e.g. SOAK_SIDECAR_NODE_ARGS=--trace-gc (lines land in its log)
+const nodeArgs = (process.env.SOAK_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const sidecar = spawn(process.execPath, [...nodeArgs, CLI, 'sidecar'], {
   env: {
     PATH: process.env.PATH,
     NODE_EXTRA_CA_CERTS: emulator.caFile,
@@ -113,7 +115,8 @@ sidecar.on('exit', (code, signal) => {
 });
 sidecar.stderr.pipe(logFile);
 const started = await new Promise((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error('sidecar did not start within 30 s')), 30_000);
+  const t = setTimeout(() => reject(new Error(`sidecar did not start within 30 s; see ${logPath}`)), 30_000);
+  sidecar.once('exit', (code) => reject(new Error(`sidecar exited (code ${code}) before it started; see ${logPath}`)));
   createInterface({ input: sidecar.stdout }).on('line', (line) => {
     logFile.write(`${line}\n`);
     if (!line.includes('"sidecar started"')) return;
@@ -335,7 +338,7 @@ const lines = [
   `  RSS by tenth        ${timeline.map((b) => (b / 1048576).toFixed(1)).join(' ')} MiB`,
   `  V8 heap             in use ${mib(heapAt(1, true))} → ${mib(heapAt(1, false))}, committed ${mib(heapAt(2, true))} → ${mib(heapAt(2, false))}; external ${mib(heapAt(3, true))} → ${mib(heapAt(3, false))}`,
   `  shutdown            exit code ${exitCode}`,
-  `  sidecar log         ${problems.length > 0 ? logPath : '(removed: the run passed)'}`,
+  `  sidecar log         ${problems.length > 0 || nodeArgs.length > 0 ? logPath : '(removed: the run passed)'}`,
 ];
 lines.push(problems.length === 0 ? 'soak: PASS' : `soak: FAIL\n  - ${problems.join('\n  - ')}`);
 process.stdout.write(`${lines.join('\n')}\n`);
@@ -343,5 +346,5 @@ process.stdout.write(`${lines.join('\n')}\n`);
 await emulator.close();
 agent.destroy();
 logFile.end();
-if (problems.length === 0) rmSync(scratch, { recursive: true, force: true });
+if (problems.length === 0 && nodeArgs.length === 0) rmSync(scratch, { recursive: true, force: true });
 process.exit(problems.length === 0 ? 0 : 1);
