@@ -8,8 +8,12 @@ import { CLI, scratchDir } from './paths.mjs';
 /** Three targets, like a pod that talks to storage, Key Vault and ARM. */
 export const THREE_TARGETS = 'storage=https://storage.azure.com/.default,vault=https://vault.azure.net/.default,arm=https://management.azure.com/.default';
 
-/** The environment a sidecar gets in a pod, pointed at the emulator. */
+/**
+ * The environment a sidecar gets in a pod, pointed at the emulator. BENCH_SIDECAR_NODE_OPTIONS,
+ * when set, becomes the sidecar's NODE_OPTIONS (to measure runtime flags a pod would be given).
+ */
 export function sidecarEnv(emulator, { tokens = THREE_TARGETS, tokenDir, tokenFile, identityHeader, extra = {} } = {}) {
+  const nodeOptions = [process.env.BENCH_SIDECAR_NODE_OPTIONS, extra.NODE_OPTIONS].filter(Boolean).join(' ');
   return {
     PATH: process.env.PATH,
     NODE_EXTRA_CA_CERTS: emulator.caFile,
@@ -24,6 +28,7 @@ export function sidecarEnv(emulator, { tokens = THREE_TARGETS, tokenDir, tokenFi
     ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
     ENTRA_SIDECAR_LOG_LEVEL: 'info',
     ...extra,
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
   };
 }
 
