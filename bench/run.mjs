@@ -8,7 +8,7 @@
 // Exit code: 1 when a row could not run, when 1 000 concurrent first requests cost other than
 // exactly one exchange (row 2), or when the sidecar loads @kubernetes/client-node. Targets that
 // are missed are reported in the table (they are measurements, not CI gates).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -100,12 +100,8 @@ setTimeout(() => process.exit(process.exitCode), 2_000).unref();
 
 function machine() {
   const cpus = os.cpus();
-  let nginx = null;
-  try {
-    nginx = execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || null;
-  } catch (err) {
-    nginx = String(err.stderr ?? '').trim() || null;
-  }
+  const v = spawnSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8' });
+  const nginx = v.status === 0 ? `${v.stderr}${v.stdout}`.trim() : null;
   return {
     cpuModel: cpus[0]?.model ?? 'unknown',
     cpus: cpus.length,

@@ -32,7 +32,7 @@ export async function run(ctx) {
     ctx.log(`  row 2: ${REQUESTS} requests → ${exchanges} exchange(s), ${ok.length} × 200, ${tokens.size} distinct token(s); all sent by ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms`);
     return {
       lines: [resultLine({
-        id: '2', what: `coalescing: ${REQUESTS} concurrent first requests`, figure: exchanges, baseline: null, ratio: null, target: 'exactly 1 exchange', pass, unit: 'exchanges',
+        id: '2', what: `coalescing: ${REQUESTS} concurrent first requests`, figure: exchanges, baseline: null, ratio: null, target: 'exactly 1 exchange', pass, unit: exchanges === 1 ? 'exchange' : 'exchanges',
         details: { requests: REQUESTS, answered200: ok.length, distinctTokens: tokens.size, exchangeHeldMs: HOLD_MS, lastRequestSentMs: Math.round(sentBy), firstAnswerMs: Math.round(firstAnswer), statuses: countBy(answers.map((a) => a.status)) },
       })],
       asserted: { name: 'row 2: exactly 1 exchange for 1 000 concurrent first requests', pass, detail: `${exchanges} exchanges, ${ok.length}/${REQUESTS} answered 200, ${tokens.size} distinct tokens, last request sent at ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms` },
