@@ -149,7 +149,10 @@ for (let at = OUTAGE_EVERY_MS; at + OUTAGE_MS <= DURATION_MS; at += OUTAGE_EVERY
 const inOutageWindow = (t) => outages.some((o) => t >= o.start && t <= o.end + BACKOFF_CAP_MS);
 
 // ---- load -------------------------------------------------------------------------------------
-const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS });
+// keep-alive as SDKs do; idle sockets are closed after 4 s, before the sidecar's 5 s keep-alive
+// timeout, so the load never reuses a socket the server is closing (the HTTP/1.1 race that ends
+// in ECONNRESET; clients that honour the server's "Keep-Alive: timeout=5" header avoid it too)
+const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS, scheduling: 'fifo', timeout: 4_000 });
 const stats = { requests: 0, ok: 0, failures: 0, unavailable: 0, failureSamples: [], byStatus: {} };
 const validUntil = new Map(); // resource -> ms
 
