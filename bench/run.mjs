@@ -13,7 +13,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, REPO } from './lib/paths.mjs';
+import { BENCH_DIR, BUILD, REPO } from './lib/paths.mjs';
 import { printTable } from './lib/table.mjs';
 
 const ROWS = [
@@ -87,6 +87,8 @@ const results = {
   machine: machine(),
   loadAverage: { atStart: loadAtStart.map(round2), atEnd: loadAtEnd.map(round2) },
   git: git(),
+  build: process.env.BENCH_DIST ? BUILD : 'a snapshot of dist/ taken at start',
+  sidecarNodeOptions: process.env.BENCH_SIDECAR_NODE_OPTIONS ?? null,
   rows: lines,
   assertions,
   failures,

@@ -1,5 +1,7 @@
 // What every row gets: the mode, a logger, the emulator factory and the scratch folder.
-import { startEmulator } from '../../dist/emulator/index.js';
+import { importBuild } from './paths.mjs';
+
+const { startEmulator } = await importBuild('emulator/index.js');
 
 /** Starts an in-process emulator (Entra + cluster issuer on loopback HTTPS). */
 export function emulator(options = {}) {

@@ -1,6 +1,8 @@
-// A throwaway CA and a loopback server certificate (the emulator's certificate helpers, from dist/).
+// A throwaway CA and a loopback server certificate (the emulator's certificate helpers, from the build).
 import { generateKeyPairSync } from 'node:crypto';
-import { createCertificateAuthority, createServerCertificate } from '../../dist/emulator/certs.js';
+import { importBuild } from './paths.mjs';
+
+const { createCertificateAuthority, createServerCertificate } = await importBuild('emulator/certs.js');
 
 /** { caPem, certPem, keyPem } for 127.0.0.1 and localhost. */
 export function loopbackTls() {

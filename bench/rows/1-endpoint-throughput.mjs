@@ -16,7 +16,7 @@ export const LEVELS = [1, 10, 50];
 
 export async function run(ctx) {
   const runs = ctx.quick ? 1 : ctx.runs;
-  const duration = ctx.quick ? 2 : 6;
+  const duration = ctx.quick ? 1.5 : 6;
   const warmup = ctx.quick ? 0.5 : 1;
   const em = await emulator();
   const sidecar = await startSidecar('row1-sidecar', em);

@@ -13,8 +13,8 @@ import { median, MiB, ratio, round } from '../lib/stats.mjs';
 
 export async function run(ctx) {
   const pairs = ctx.quick ? 1 : Math.max(3, ctx.runs);
-  const rssAfterMs = ctx.quick ? 10_000 : 30_000;
-  const cpuWindowMs = ctx.quick ? 10_000 : 60_000;
+  const rssAfterMs = ctx.quick ? 5_000 : 30_000;
+  const cpuWindowMs = ctx.quick ? 5_000 : 60_000;
   const em = await emulator();
   const procs = [];
   try {

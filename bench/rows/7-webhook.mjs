@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resultLine } from '../lib/context.mjs';
 import { startFakeKubeApi } from '../lib/fake-kube-api.mjs';
 import { load } from '../lib/load.mjs';
-import { BENCH_DIR, CLI, REPO, scratchDir } from '../lib/paths.mjs';
+import { BENCH_DIR, BUILD, CLI, REPO, scratchDir } from '../lib/paths.mjs';
 import { startProcess } from '../lib/proc.mjs';
 import { median, ratio, round } from '../lib/stats.mjs';
 import { loopbackTls } from '../lib/tls.mjs';
@@ -56,7 +56,7 @@ export async function startWebhookUnderTest({ nodeArgs = [], cli = CLI } = {}) {
 }
 
 export async function run(ctx) {
-  if (!existsSync(join(REPO, 'dist', 'webhook', 'main.js')) && !existsSync(join(REPO, 'dist', 'chunks'))) return { skipped: 'the webhook is not built' };
+  if (!existsSync(join(BUILD, 'webhook', 'main.js'))) return { skipped: 'the webhook is not built' };
   const runs = ctx.quick ? 1 : ctx.runs;
   const duration = ctx.quick ? 2 : 6;
   const warmup = ctx.quick ? 0.5 : 1;

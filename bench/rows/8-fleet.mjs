@@ -1,13 +1,15 @@
 // Row 8: a fleet of 10 000 sidecars starting within 60 s, 3 targets each, 24 simulated hours —
-// the real TokenStore and refresh policy (from dist/) on one simulated clock, with an exchange
+// the real TokenStore and refresh policy (from the build) on one simulated clock, with an exchange
 // that answers at once with a 3599 s token (like Entra) and counts exchanges per 1 s bucket.
 // Reported: the peak second after the first hour against the mean rate after the first hour,
 // and exchanges per target per day. Reproducible: seeded random numbers throughout.
-import { TokenStore } from '../../dist/identity/token-store.js';
-import { DEFAULT_REFRESH_POLICY } from '../../dist/identity/refresh-policy.js';
 import { resultLine } from '../lib/context.mjs';
 import { seededRandom, SimClock } from '../lib/sim-clock.mjs';
+import { importBuild } from '../lib/paths.mjs';
 import { round } from '../lib/stats.mjs';
+
+const { TokenStore } = await importBuild('identity/token-store.js');
+const { DEFAULT_REFRESH_POLICY } = await importBuild('identity/refresh-policy.js');
 
 const SCOPES = ['https://storage.azure.com/.default', 'https://vault.azure.net/.default', 'https://management.azure.com/.default'];
 const START = Date.UTC(2026, 10, 26, 0, 0, 0);
