@@ -59,7 +59,6 @@ describe.concurrent('service-account token file faults', () => {
       const pair = await startPair({ lifetimeSec: 16, sidecar: { wrapper: row.wrapper } });
       const { sidecar } = pair;
       try {
-        const first = tokenFile(sidecar) as string;
         const fix = row.breakIt(pair, sidecar.tokenFile);
         const poll = pollEndpoint(sidecar);
         // two failed attempts: it keeps retrying while the file is broken
@@ -70,8 +69,9 @@ describe.concurrent('service-account token file faults', () => {
           expect(l.msg).toMatch(new RegExp(`^token refresh failed: service-account token file ${escape(sidecar.tokenFile)} ${row.problem.source}`));
           expect(l.retryable).toBe(true);
         }
+        const held = tokenFile(sidecar) as string;
         fix();
-        await waitForFreshToken(pair, first, 20_000);
+        await waitForFreshToken(pair, held, 20_000);
         const seen = await poll.stop();
         expect(seen.failures).toEqual([]);
         expect(seen.ok, 'the app kept asking during the fault').toBeGreaterThan(5);

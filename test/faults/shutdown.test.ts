@@ -45,10 +45,10 @@ describe.concurrent('SIGTERM', () => {
     const pair = await startPair({ lifetimeSec: 8 });
     const { emulator, sidecar } = pair;
     try {
-      const before = tokenFile(sidecar) as string;
       emulator.inject({ kind: 'hang' }, { durationMs: 60_000 });
       // the refresh (at about 2 s) hangs; an app asks for a new scope, which hangs too
       await waitUntil(() => emulator.exchanges.some((e) => e.error === 'fault:hang'), 'the refresh to hang', 15_000);
+      const before = tokenFile(sidecar) as string;
       const waiting = fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } })
         .then(async (r) => ({ status: r.status, body: await r.text() }), (err: unknown) => ({ status: 0, body: String(err) }));
       await waitUntil(() => emulator.exchanges.filter((e) => e.error === 'fault:hang').length >= 2, 'the on-demand exchange to hang', 10_000);

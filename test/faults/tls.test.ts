@@ -88,15 +88,15 @@ describe.concurrent('TLS failure (a certificate from a CA the sidecar does not t
     const pair = await startPair({ sharedEmulator: emulator, sidecar: { env: { AZURE_AUTHORITY_HOST: `https://127.0.0.1:${relayPort}` } } });
     const { sidecar } = pair;
     try {
-      const first = tokenFile(sidecar) as string;
       relay.switchTo(portOf(stranger));
       const poll = pollEndpoint(sidecar);
       const line = await waitForFailureLog(sidecar, 'tls');
       expect(line.msg).toMatch(/^token refresh failed: TLS failure talking to Entra \(.+\): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry$/);
       await waitForMetric(sidecar, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' }, 2, 15_000);
       expect(stranger.exchanges.length, 'nothing was sent to the untrusted server').toBe(0);
+      const held = tokenFile(sidecar) as string;
       relay.switchTo(portOf(emulator));
-      await waitForFreshToken(pair, first, 20_000);
+      await waitForFreshToken(pair, held, 20_000);
       const seen = await poll.stop();
       expect(seen.failures).toEqual([]);
       expect(seen.ok, 'the app kept asking during the fault').toBeGreaterThan(5);

@@ -134,9 +134,9 @@ describe.concurrent('token folder faults', () => {
       const pair = await startPair({ lifetimeSec: 8, sidecar: { wrapper: row.wrapper, tokenDir: row.tokenDir?.() } });
       const { sidecar } = pair;
       try {
-        const before = readFiles(sidecar.tokenDir);
-        expect(before.raw).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
-        expect(before.json.access_token).toBe(before.raw);
+        const initial = readFiles(sidecar.tokenDir);
+        expect(initial.raw).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+        expect(initial.json.access_token).toBe(initial.raw);
         const fix = row.breakIt(sidecar);
         const poll = pollEndpoint(sidecar);
 
@@ -145,6 +145,9 @@ describe.concurrent('token folder faults', () => {
         expect(line).toMatchObject({ level: 'error', target: 'storage', code: row.code });
         const m = await metricsText(sidecar);
         expect(metricValue(m, 'entra_sidecar_token_file_write_errors_total', { target: 'storage' })).toBeGreaterThanOrEqual(1);
+        // the last files written before the folder broke (the first refresh may have come first)
+        const before = readFiles(sidecar.tokenDir);
+        expect(before.json.access_token).toBe(before.raw);
 
         // until the token on disk expires: ready, and the old files are whole
         let reads = 0;
