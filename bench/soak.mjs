@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../dist/emulator/index.js';
+import { SIDECAR_NODE_OPTIONS } from '../dist/sidecar/runtime.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -105,6 +106,8 @@ const sidecar = spawn(process.execPath, [...nodeArgs, CLI, 'sidecar'], {
     ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
     ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
     ENTRA_SIDECAR_LOG_LEVEL: 'info',
+    // the runtime flags the webhook gives an injected sidecar
+    NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
   },
   stdio: ['ignore', 'pipe', 'pipe'],
 });

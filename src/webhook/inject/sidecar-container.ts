@@ -1,6 +1,7 @@
 import type { InjectionOptions } from '../annotations.js';
 import type { Container } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
+import { SIDECAR_NODE_OPTIONS } from '../../sidecar/runtime.js';
 import { exchangeEnv, SIDECAR_ENV, sidecarResources, sidecarSecurityContext } from './sidecar-common.js';
 import { sidecarVolumeMounts } from './volumes.js';
 
@@ -50,6 +51,7 @@ export function buildSidecarContainer(options: InjectionOptions, settings: Mutat
       { name: SIDECAR_ENV.listen, value: `127.0.0.1:${options.port}` },
       { name: SIDECAR_ENV.healthListen, value: `0.0.0.0:${settings.healthPort}` },
       { name: SIDECAR_ENV.identityHeader, value: identityHeader },
+      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
     ],
     ports: [{ name: METRICS_PORT_NAME, containerPort: settings.healthPort, protocol: 'TCP' }],
     resources: sidecarResources(options),
