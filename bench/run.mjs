@@ -14,6 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, BUILD, REPO } from './lib/paths.mjs';
+import { INJECTED_NODE_OPTIONS } from './lib/sidecar.mjs';
 import { printTable } from './lib/table.mjs';
 
 const ROWS = [
@@ -43,6 +44,7 @@ const out = values.out ?? (quick ? join(os.tmpdir(), 'entra-sidecar-bench-quick.
 const log = (line) => process.stdout.write(`${line}\n`);
 
 const started = new Date();
+const gitAtStart = git();
 const loadAtStart = os.loadavg();
 log(`entra-sidecar bench (${quick ? 'quick' : 'full'}${quick ? '' : `, ${runs} runs per noisy row`}); load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -86,9 +88,9 @@ const results = {
   rowSeconds: timings,
   machine: machine(),
   loadAverage: { atStart: loadAtStart.map(round2), atEnd: loadAtEnd.map(round2) },
-  git: git(),
+  git: gitAtStart,
   build: process.env.BENCH_DIST ? BUILD : 'a snapshot of dist/ taken at start',
-  sidecarNodeOptions: process.env.BENCH_SIDECAR_NODE_OPTIONS ?? null,
+  sidecarNodeOptions: process.env.BENCH_SIDECAR_NODE_OPTIONS ?? INJECTED_NODE_OPTIONS,
   rows: lines,
   assertions,
   failures,

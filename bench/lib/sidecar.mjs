@@ -1,19 +1,23 @@
 // Runs `node dist/cli.js sidecar` against an emulator, the way a pod would, for the benchmarks.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, sleep } from './proc.mjs';
-import { CLI, scratchDir } from './paths.mjs';
+import { BUILD, CLI, importBuild, scratchDir } from './paths.mjs';
+
+/** The Node.js flags the webhook injects into the sidecar container (none for a build without them). */
+export const INJECTED_NODE_OPTIONS = existsSync(join(BUILD, 'sidecar', 'runtime.js')) ? (await importBuild('sidecar/runtime.js')).SIDECAR_NODE_OPTIONS ?? '' : '';
 
 /** Three targets, like a pod that talks to storage, Key Vault and ARM. */
 export const THREE_TARGETS = 'storage=https://storage.azure.com/.default,vault=https://vault.azure.net/.default,arm=https://management.azure.com/.default';
 
 /**
- * The environment a sidecar gets in a pod, pointed at the emulator. BENCH_SIDECAR_NODE_OPTIONS,
- * when set, becomes the sidecar's NODE_OPTIONS (to measure runtime flags a pod would be given).
+ * The environment a sidecar gets in a pod, pointed at the emulator, NODE_OPTIONS included as the
+ * webhook injects it. BENCH_SIDECAR_NODE_OPTIONS, when set, replaces those flags (to measure
+ * other runtime flags).
  */
 export function sidecarEnv(emulator, { tokens = THREE_TARGETS, tokenDir, tokenFile, identityHeader, extra = {} } = {}) {
-  const nodeOptions = [process.env.BENCH_SIDECAR_NODE_OPTIONS, extra.NODE_OPTIONS].filter(Boolean).join(' ');
+  const nodeOptions = [process.env.BENCH_SIDECAR_NODE_OPTIONS ?? INJECTED_NODE_OPTIONS, extra.NODE_OPTIONS].filter(Boolean).join(' ');
   return {
     PATH: process.env.PATH,
     NODE_EXTRA_CA_CERTS: emulator.caFile,
