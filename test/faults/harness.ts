@@ -83,7 +83,7 @@ export interface PollResult {
  * Calls the App Service flavour for `resource` in a loop (keep-alive) until stopped, as an app
  * would while a fault lasts. A connection error counts as a failure with status 0.
  */
-export function pollEndpoint(sp: SidecarProcess, resource = STORAGE, everyMs = 20): { stop(): Promise<PollResult> } {
+export function pollEndpoint(sp: SidecarProcess, resource = STORAGE, everyMs = 20): { stop(waitFor?: string): Promise<PollResult> } {
   const result: PollResult = { requests: 0, ok: 0, failures: [], tokens: new Set() };
   let running = true;
   const loop = (async () => {
@@ -103,7 +103,10 @@ export function pollEndpoint(sp: SidecarProcess, resource = STORAGE, everyMs = 2
     }
   })();
   return {
-    async stop() {
+    /** Stops polling; with `waitFor`, first keeps polling (up to 5 s) until that token was answered. */
+    async stop(waitFor?: string) {
+      const until = Date.now() + 5_000;
+      while (waitFor !== undefined && !result.tokens.has(waitFor) && Date.now() < until) await sleep(everyMs);
       running = false;
       await loop;
       return result;
