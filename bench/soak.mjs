@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../dist/emulator/index.js';
-import { SIDECAR_NODE_OPTIONS } from '../dist/sidecar/runtime.js';
+import { SIDECAR_NODE_OPTIONS } from '../dist/contract/runtime.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { SIDECAR_NODE_OPTIONS } from '../../src/contract/runtime.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,8 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
     ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
     ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
     ENTRA_SIDECAR_LOG_LEVEL: 'debug',
+    // The heap flags the webhook injects: tests run the sidecar as a pod runs it.
+    NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
   };
   for (const [k, v] of Object.entries(o.env ?? {})) {
     if (v === undefined) delete env[k];
