@@ -1,3 +1,5 @@
+import type { CredentialSource } from '../identity/credential-source.js';
+import { CREDENTIAL_OPTIONS, parseCredentialSource } from './credential.js';
 import { ConfigError } from './errors.js';
 import {
   isLoopbackHost, parseDurationMs, parseInteger, parseListen, parseLogLevel, readOptions, settingName, truncate,
@@ -13,7 +15,8 @@ import { normaliseScope, parseTargets as parseTargetsText, type Target } from '.
 export interface SidecarConfig {
   clientId: string;
   tenantId: string;
-  federatedTokenFile: string;
+  /** exactly one: federated token file, client secret or client certificate */
+  credential: CredentialSource;
   authorityHost: string;
   targets: Target[];
   tokenDir: string;
@@ -33,7 +36,8 @@ export interface SidecarConfig {
 export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'client-id', env: E.clientId, help: 'client id of the Entra app or user-assigned identity (required)' },
   { flag: 'tenant-id', env: E.tenantId, help: 'tenant id (required)' },
-  { flag: 'federated-token-file', env: E.federatedTokenFile, help: 'projected service-account token, read afresh for every exchange (required)' },
+  { flag: 'federated-token-file', env: E.federatedTokenFile, help: 'projected service-account token, read afresh for every exchange (federation; one credential is required)' },
+  ...CREDENTIAL_OPTIONS,
   { flag: 'authority-host', env: E.authorityHost, help: 'authority host, for sovereign and private clouds too', defaultText: DEFAULT_AUTHORITY_HOST },
   { flag: 'tokens', env: E.tokens, help: 'comma-separated name=scope targets written as files', defaultText: 'none' },
   { flag: 'token-dir', env: E.tokenDir, help: 'folder for <name> and <name>.json', defaultText: DEFAULT_TOKEN_DIR },
@@ -80,7 +84,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const clientId = checked('client-id', checkClientId(clientIdRaw), clientIdRaw);
   const tenantIdRaw = required('tenant-id', 'set it to the tenant id (a GUID) or a verified domain of the tenant');
   const tenantId = checked('tenant-id', checkTenantId(tenantIdRaw), tenantIdRaw);
-  const federatedTokenFile = required('federated-token-file', 'set it to the path of the projected service-account token');
+  const credential = parseCredentialSource(raw, env, spec('federated-token-file'));
 
   const authorityRaw = str('authority-host') ?? DEFAULT_AUTHORITY_HOST;
   const authorityHost = checked('authority-host', checkAuthorityHost(authorityRaw), authorityRaw);
@@ -109,7 +113,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const allowedScopes = allowedText ? allowedText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => checkScope(s, spec('allowed-scopes'))) : undefined;
 
   return {
-    clientId, tenantId, federatedTokenFile, authorityHost, targets, tokenDir, fileMode, listen, healthListen, identityHeader, allowedScopes,
+    clientId, tenantId, credential, authorityHost, targets, tokenDir, fileMode, listen, healthListen, identityHeader, allowedScopes,
     logLevel: parseLogLevel(str('log-level') ?? 'info', spec('log-level')),
     exchangeTimeoutMs: parseDurationMs(str('exchange-timeout') ?? '10s', spec('exchange-timeout'), 100, 120_000),
     maxOnDemand: parseInteger(str('max-on-demand') ?? '32', spec('max-on-demand'), 0, 1000),

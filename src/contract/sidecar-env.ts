@@ -6,6 +6,11 @@ export const SIDECAR_ENV = {
   clientId: 'AZURE_CLIENT_ID',
   tenantId: 'AZURE_TENANT_ID',
   federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
+  clientSecretFile: 'ENTRA_SIDECAR_CLIENT_SECRET_FILE',
+  clientCertificateFile: 'ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE',
+  clientCertificateKeyFile: 'ENTRA_SIDECAR_CLIENT_CERTIFICATE_KEY_FILE',
+  clientCertificatePasswordFile: 'ENTRA_SIDECAR_CLIENT_CERTIFICATE_PASSWORD_FILE',
+  sendCertificateChain: 'ENTRA_SIDECAR_SEND_CERTIFICATE_CHAIN',
   authorityHost: 'AZURE_AUTHORITY_HOST',
   tokens: 'ENTRA_SIDECAR_TOKENS',
   tokenDir: 'ENTRA_SIDECAR_TOKEN_DIR',
@@ -20,6 +25,17 @@ export const SIDECAR_ENV = {
   identityResourceId: 'ENTRA_SIDECAR_IDENTITY_RESOURCE_ID',
   logLevel: 'ENTRA_SIDECAR_LOG_LEVEL',
   nodeOptions: 'NODE_OPTIONS',
+} as const;
+
+/**
+ * The variables `EnvironmentCredential` reads, accepted by the sidecar with the same meaning for
+ * users moving a service principal out of the app. The webhook never sets them: it mounts files.
+ */
+export const ENVIRONMENT_CREDENTIAL_ENV = {
+  clientSecret: 'AZURE_CLIENT_SECRET',
+  clientCertificatePath: 'AZURE_CLIENT_CERTIFICATE_PATH',
+  clientCertificatePassword: 'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  sendCertificateChain: 'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN',
 } as const;
 
 /** Variables app containers get (never `AZURE_FEDERATED_TOKEN_FILE` or `AZURE_TENANT_ID`). */

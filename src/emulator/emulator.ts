@@ -5,6 +5,7 @@ import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, createServerCertificate, createSigningCertificate } from './certs.js';
+import { ClientCredentials } from './client-credentials.js';
 import { Directory } from './directory.js';
 import { FaultSchedule, parseFault, parseScheduleOptions } from './faults.js';
 import { History } from './history.js';
@@ -68,6 +69,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
   const directory = new Directory();
   directory.addApplication(clientId, tenantId);
   directory.addFederatedCredential({ clientId, issuer: defaults.issuer, subject: serviceAccountSubject(defaults.namespace, defaults.serviceAccount) });
+  const clientCredentials = new ClientCredentials();
   const history = new History(o.historyLimit ?? 20_000);
   const faults = new FaultSchedule();
   const timers = new Set<NodeJS.Timeout>();
@@ -86,6 +88,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
   const handler = createRequestHandler({
     baseUrl: () => url,
     directory,
+    clientCredentials,
     history,
     faults,
     settings,
@@ -175,6 +178,16 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     addApplication: (id, tenant = tenantId) => directory.addApplication(id, tenant),
     addFederatedCredential: (r) => directory.addFederatedCredential(r),
     removeFederatedCredentials: (id) => directory.removeFederatedCredentials(id),
+    addClientSecret(c = {}) {
+      const value = c.value ?? `${randomBytes(3).toString('hex')}~${randomBytes(27).toString('base64url')}`;
+      history.secret(value);
+      const id = clientCredentials.addSecret(c.clientId ?? clientId, value, c.expiresInSec === undefined ? undefined : Date.now() + c.expiresInSec * 1000);
+      return { id, value };
+    },
+    addClientCertificate: (certPem, c = {}) => clientCredentials.addCertificate(c.clientId ?? clientId, certPem),
+    removeClientCredential: (id) => {
+      if (!clientCredentials.remove(id)) throw new Error(`no client secret or certificate with id ${id}`);
+    },
     setTokenLifetime,
     setRefreshIn,
     exchanges: history.exchanges,

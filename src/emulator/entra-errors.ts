@@ -17,6 +17,9 @@ export interface ErrorDetails {
   /** assertion `nbf` and `exp`, seconds since the epoch */
   notBefore?: number;
   expiry?: number;
+  /** client certificate: the thumbprint the assertion named (hex) and why its key was refused */
+  thumbprint?: string;
+  keyProblem?: string;
 }
 
 /** The JSON body Entra sends with an error (field names and order as captured from the service). */
@@ -69,6 +72,38 @@ export const ENTRA_ERRORS: Record<number, CatalogueEntry> = {
     status: 401,
     message: (d) =>
       `The certificate with identifier ${d.keyId ?? ''} used to sign the federated credential could not be found in the metadata of identity provider ${d.issuer ?? ''}. Please validate that your Identity Provider's metadata exposes the key used to sign the incoming token.`,
+  },
+  7000215: {
+    error: 'invalid_client',
+    status: 401,
+    message: (d) =>
+      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${d.clientId ?? ''}'.`,
+  },
+  7000222: {
+    error: 'invalid_client',
+    status: 401,
+    message: (d) =>
+      `The provided client secret keys for app '${d.clientId ?? ''}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+  },
+  700027: {
+    error: 'invalid_client',
+    status: 401,
+    message: (d) => {
+      const tail = `Thumbprint of key used by client: '${d.thumbprint ?? ''}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${d.clientId ?? ''}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/${d.clientId ?? ''}']`;
+      return d.keyProblem === undefined || d.keyProblem === 'The key was not found.'
+        ? `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., ${tail}.`
+        : `Client assertion contains an invalid signature. [Reason - ${d.keyProblem}, ${tail}.`;
+    },
+  },
+  700021: {
+    error: 'invalid_client',
+    status: 401,
+    message: () => "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .",
+  },
+  700023: {
+    error: 'invalid_client',
+    status: 401,
+    message: () => 'Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .',
   },
   50027: {
     error: 'invalid_client',

@@ -31,7 +31,7 @@ export class ProjectedVolumeWriter {
    * @example
    * writer.write('/tmp/sa', { token: jwt }) // ['/tmp/sa/token']
    */
-  write(dir: string, files: Record<string, string>, mode = 0o644): string[] {
+  write(dir: string, files: Record<string, string | Uint8Array>, mode = 0o644): string[] {
     mkdirSync(dir, { recursive: true });
     const fresh = mkdtempSync(join(dir, timestampPrefix(new Date())));
     chmodSync(fresh, 0o755); // as kubelet does after MkdirTemp

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { issueAccessToken } from './access-token.js';
 import { ADMIN_PREFIX, handleAdmin, type AdminControls } from './admin.js';
+import type { ClientCredentials } from './client-credentials.js';
 import type { Directory } from './directory.js';
 import { instanceDiscovery, jsonWebKeySet, openIdConfiguration } from './discovery.js';
 import { entraError, traceId, type ErrorDetails } from './entra-errors.js';
@@ -24,6 +25,8 @@ export interface TokenSettings {
 export interface RouteDeps {
   baseUrl(): string;
   directory: Directory;
+  /** client secrets and certificates of the applications */
+  clientCredentials?: ClientCredentials;
   history: History;
   faults: FaultSchedule;
   settings: TokenSettings;
@@ -127,7 +130,10 @@ async function tokenEndpoint(
       issuerKey: d.issuerKey,
       unknownResources: d.settings.unknownResources,
       nowMs: d.now(),
+      clientCredentials: d.clientCredentials,
+      tokenEndpoint: `${d.baseUrl()}/${tenant}/oauth2/v2.0/token`,
     });
+    if (decision.ok && decision.credentialId) record.credentialId = decision.credentialId;
     if (!decision.ok) {
       const e = entraError(decision.code, decision.summary.details, { ...ctx, nowMs: d.now() });
       sendJson(res, e.status, e.body, headers);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { decodeJwt, verifyRs256 } from './jwt.js';
+import { isCertificateAssertion, type ClientCredentials } from './client-credentials.js';
 import type { Directory } from './directory.js';
 import type { ErrorDetails } from './entra-errors.js';
 
@@ -12,6 +13,9 @@ export interface TokenRequestContext {
   issuerKey(issuer: string, kid: string): KeyObject | undefined;
   unknownResources: ReadonlySet<string>;
   nowMs: number;
+  /** client secrets and certificates of the applications, and the token endpoint URL (a certificate assertion's `aud`) */
+  clientCredentials?: ClientCredentials;
+  tokenEndpoint?: string;
 }
 
 /** The fields of a request that records and messages need, whether it was accepted or not. */
@@ -25,7 +29,7 @@ export interface TokenRequestSummary {
 }
 
 export type TokenDecision =
-  | { ok: true; summary: TokenRequestSummary; resource: string }
+  | { ok: true; summary: TokenRequestSummary; resource: string; credentialId?: string }
   | { ok: false; summary: TokenRequestSummary; code: number };
 
 /**
@@ -82,12 +86,26 @@ export function judgeTokenRequest(tenant: string, form: URLSearchParams, ctx: To
     return fail(1002012);
   }
 
+  const resourceOf = (credentialId?: string): TokenDecision => {
+    const resource = summary.details.resource as string;
+    if (ctx.unknownResources.has(resource)) return fail(500011);
+    return { ok: true, summary, resource, credentialId };
+  };
+  const secret = form.get('client_secret');
   const assertion = form.get('client_assertion');
+  if (secret !== null && ctx.clientCredentials) {
+    const r = ctx.clientCredentials.judgeSecret(summary.clientId, secret, ctx.nowMs);
+    return r.ok ? resourceOf(r.credentialId) : fail(r.code, r.extra);
+  }
   if (!assertion) return fail(7000218);
   const assertionType = form.get('client_assertion_type');
   if (assertionType !== JWT_BEARER_ASSERTION_TYPE) return fail(90014, { parameter: 'client_assertion_type' });
   const jwt = decodeJwt(assertion);
   if (!jwt) return fail(50027);
+  if (isCertificateAssertion(jwt) && ctx.clientCredentials) {
+    const r = ctx.clientCredentials.judgeCertificateAssertion(summary.clientId, jwt, ctx.tokenEndpoint ?? '', ctx.nowMs);
+    return r.ok ? resourceOf(r.credentialId) : fail(r.code, r.extra);
+  }
   const { issuer, subject } = summary.details;
   if (issuer === undefined || subject === undefined) return fail(50027);
   if (!ctx.directory.matchesCredential(summary.clientId, issuer, subject, audiences(jwt.payload.aud))) return fail(70021);
@@ -99,9 +117,7 @@ export function judgeTokenRequest(tenant: string, form: URLSearchParams, ctx: To
   const exp = summary.details.expiry ?? 0;
   if (now < nbf || now >= exp) return fail(700024);
 
-  const resource = summary.details.resource as string;
-  if (ctx.unknownResources.has(resource)) return fail(500011);
-  return { ok: true, summary, resource };
+  return resourceOf();
 }
 
 function audiences(aud: unknown): string[] {

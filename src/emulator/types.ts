@@ -55,6 +55,8 @@ export interface ExchangeRecord {
   scope: string;
   /** the client assertion's `jti`, when it could be decoded */
   jti?: string;
+  /** the client secret or certificate that authenticated an accepted request (its id) */
+  credentialId?: string;
   /** HTTP status sent; 0 while not (yet) answered, or for hang/reset faults */
   status: number;
   /** `AADSTS<code>` for Entra errors, `fault:<kind>` for other injected faults */
@@ -112,6 +114,12 @@ export interface Emulator {
   addApplication(clientId: string, tenantId?: string): void;
   addFederatedCredential(r: FederatedCredential): void;
   removeFederatedCredentials(clientId: string): void;
+  /** Registers a client secret on an app (default: the default app, a random value, no expiry; a negative expiresInSec is already expired). */
+  addClientSecret(o?: { clientId?: string; value?: string; expiresInSec?: number }): { id: string; value: string };
+  /** Registers a certificate's public part on an app (default: the default app). */
+  addClientCertificate(certPem: string, o?: { clientId?: string }): { id: string; thumbprintSha256: string };
+  /** Removes (revokes) a client secret or certificate by id. */
+  removeClientCredential(id: string): void;
   setTokenLifetime(sec: number): void;
   setRefreshIn(sec: number | undefined): void;
   readonly exchanges: ExchangeRecord[];

@@ -22,6 +22,10 @@ const FIXES: Record<number, string> = {
   90002: 'check AZURE_TENANT_ID (the entra-sidecar.io/tenant-id annotation) and AZURE_AUTHORITY_HOST: the tenant was not found',
   700024: 'the service-account token expired or is not yet valid: check the kubelet rotates it and the node clock',
   500011: 'the resource (scope) is not known in the tenant: check the scope, and that the resource\'s service principal exists',
+  7000215: 'the client secret is not one of the app\'s secrets: put the secret\'s Value (not its Secret ID) from the app registration\'s "Certificates & secrets" in the Secret; after a rotation, check the Secret holds the new value',
+  7000222: 'the client secret has expired: create a new one on the app registration ("Certificates & secrets"), put it in the Secret (kubectl create secret generic ... --dry-run=client -o yaml | kubectl apply -f -), the sidecar picks it up without a restart',
+  700027: 'the certificate is not registered on the app (or has expired there): upload the certificate (its public part) to the app registration\'s "Certificates & secrets", or put the registered certificate in the Secret; for subject-name/issuer trust, also send the chain (--send-certificate-chain)',
+  7000218: 'the request carried no credential: give the sidecar a federated token file, a client secret or a client certificate',
   1002012: 'the scope must be a resource followed by /.default, e.g. https://storage.azure.com/.default',
 };
 

@@ -55,3 +55,19 @@ export class FederatedTokenError extends ExchangeError {
     this.name = 'FederatedTokenError';
   }
 }
+
+/**
+ * The client secret or certificate file could not be used: missing, unreadable, empty, not a
+ * certificate, a key the password does not open. The message names the file and the fix, never
+ * the content. Retryable: kubelet may be about to write the Secret.
+ */
+export class ClientCredentialError extends ExchangeError {
+  constructor(
+    readonly file: string,
+    what: string,
+    problem: string,
+  ) {
+    super(`${what} file ${file} ${problem}`, { retryable: true, reason: 'client_credential' });
+    this.name = 'ClientCredentialError';
+  }
+}

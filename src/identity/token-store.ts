@@ -124,6 +124,21 @@ export class TokenStore {
     return this.refresh(e);
   }
 
+  /**
+   * Retries at once every scope whose last exchange failed (and is not in flight), e.g. when the
+   * credential that Entra refused was just replaced. Returns how many retries started.
+   */
+  retryFailedNow(): number {
+    if (this.stopped) return 0;
+    let n = 0;
+    for (const e of this.entries.values()) {
+      if (e.lastError === undefined || e.inflight) continue;
+      n++;
+      void this.refresh(e).catch(() => undefined);
+    }
+    return n;
+  }
+
   /** Views of every held scope, configured targets first. */
   entriesView(): EntryView[] {
     return [...this.entries.values()];

@@ -14,7 +14,7 @@ export interface TargetReadiness {
 
 export interface HealthOptions {
   metrics: SidecarMetrics;
-  readiness: () => { ready: boolean; targets: TargetReadiness[] };
+  readiness: () => { ready: boolean; targets: TargetReadiness[]; credential?: Record<string, unknown> };
 }
 
 /**
@@ -33,7 +33,7 @@ export function createHealthServer(o: HealthOptions): http.Server {
   app.get('/readyz', (_req, res) => {
     const r = o.readiness();
     o.metrics.ready.set(r.ready ? 1 : 0);
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', targets: r.targets });
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', targets: r.targets, ...(r.credential ? { credential: r.credential } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
     o.metrics.ready.set(o.readiness().ready ? 1 : 0);

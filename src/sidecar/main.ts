@@ -5,6 +5,8 @@ import type { AccessToken } from '../identity/access-token.js';
 import { systemClock } from '../identity/clock.js';
 import { ExchangeError } from '../identity/errors.js';
 import { createExchange, type Exchange } from '../identity/exchange.js';
+import { sourceName } from '../identity/credential-source.js';
+import { credentialFiles, CredentialChangeWatch, isCredentialFailure } from './credential-watch.js';
 import { TokenStore, type EntryView } from '../identity/token-store.js';
 import type { Logger } from '../log.js';
 import { createEndpointServer } from './endpoint/server.js';
@@ -26,9 +28,15 @@ export interface RunningSidecar {
  */
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
-  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
+  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, credential: config.credential, timeoutMs: config.exchangeTimeoutMs });
+  metrics.credentialInfo.labels(sourceName(config.credential)).set(1);
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
+  // after Entra refuses the client secret or certificate, retry as soon as the Secret is rotated
+  const credentialWatch = new CredentialChangeWatch(credentialFiles(config.credential), () => {
+    log.info({ credential: sourceName(config.credential) }, 'credential file changed: retrying the failed targets now');
+    store.retryFailedNow();
+  });
 
   /** expiry of the token whose files are on disk, per target name */
   const written = new Map<string, number>();
@@ -54,7 +62,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   };
 
   const store = new TokenStore({
-    exchange: trackAssertion(exchange, metrics),
+    exchange: trackCredential(exchange, metrics, log),
     clock: systemClock,
     targets: config.targets,
     maxOnDemand: config.maxOnDemand,
@@ -80,10 +88,11 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         metrics.exchangeErrors.labels(target, error.reason).inc();
         metrics.tokensHeld.set(store.heldCount());
         log[error.retryable ? 'warn' : 'error'](failureFields(target, entry, error, retryInMs, exchange, config), `token refresh failed: ${error.message}`);
+        if (isCredentialFailure(error)) credentialWatch.arm();
       },
       assertionRetried(entry, error) {
         metrics.exchangeErrors.labels(label(entry), error.reason).inc();
-        log.warn({ target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts }, `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.federatedTokenFile} again and retrying at once`);
+        log.warn({ target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts }, `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.credential.kind === 'federated' ? config.credential.tokenFile : 'the token file'} again and retrying at once`);
       },
       evicted(scope) {
         metrics.tokensHeld.set(store.heldCount());
@@ -92,7 +101,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     },
   });
 
-  const readiness = (): { ready: boolean; targets: TargetReadiness[] } => {
+  const readiness = (): { ready: boolean; targets: TargetReadiness[]; credential: Record<string, unknown> } => {
     const now = Date.now();
     const byScope = new Map(store.entriesView().map((e) => [e.scope, e]));
     const targets = config.targets.map((t): TargetReadiness => {
@@ -101,7 +110,9 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       const fileWritten = (written.get(t.name) ?? 0) > now;
       return { name: t.name, scope: t.scope, ready: held && fileWritten, expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined, fileWritten, lastError: e?.lastError?.message };
     });
-    return { ready: targets.every((t) => t.ready), targets };
+    const c = exchange.lastCredential();
+    const credential = { source: sourceName(config.credential), ...(c?.thumbprintSha256 ? { thumbprintSha256: c.thumbprintSha256, notAfter: new Date(c.notAfterMs ?? 0).toISOString() } : {}) };
+    return { ready: targets.every((t) => t.ready), targets, credential };
   };
 
   const endpoint = createEndpointServer({
@@ -116,7 +127,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     const a = s.address();
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: '', port: 0 };
   };
-  log.info({ endpoint: address(endpoint), health: address(health), targets: config.targets.map((t) => t.name), authorityHost: config.authorityHost }, 'sidecar started');
+  log.info({ endpoint: address(endpoint), health: address(health), targets: config.targets.map((t) => t.name), authorityHost: config.authorityHost, credential: sourceName(config.credential) }, 'sidecar started');
 
   return {
     endpointAddress: () => address(endpoint),
@@ -124,6 +135,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     store,
     async stop() {
       stopping = true;
+      credentialWatch.stop();
       store.stop();
       // abort exchanges in flight (a hung Entra): apps waiting on one get a 503 now, and the
       // servers can close instead of waiting out the grace period
@@ -139,14 +151,21 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
  * retried a few times (an init container that fails is restarted, but slowly).
  */
 export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
-  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
+  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, credential: config.credential, timeoutMs: config.exchangeTimeoutMs });
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
+  let warned = false;
   const failures: string[] = [];
   await Promise.all(config.targets.map(async (t) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const token = await exchange(t.scope);
+        const token = await exchange(t.scope).finally(() => {
+          const key = exchange.lastCredential()?.worldReadableKey;
+          if (key && !warned) {
+            warned = true;
+            log.warn({ file: key }, worldReadableWarning(key));
+          }
+        });
         await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
         log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
         return;
@@ -176,21 +195,37 @@ function failureFields(target: string, entry: { scope: string }, error: Exchange
     const a = exchange.lastAssertion();
     fields.clientId = config.clientId;
     fields.tenantId = config.tenantId;
-    if (a) fields.assertionClaims = { iss: a.iss, sub: a.sub, aud: a.aud };
+    const c = exchange.lastCredential();
+    fields.credential = c?.thumbprintSha256 ? { source: c.source, thumbprintSha256: c.thumbprintSha256, subject: c.subject, notAfter: new Date(c.notAfterMs ?? 0).toISOString() } : { source: sourceName(config.credential) };
+    if (a && config.credential.kind === 'federated') fields.assertionClaims = { iss: a.iss, sub: a.sub, aud: a.aud };
   }
   return fields;
 }
 
-/** Keeps the service-account token's expiry metric current after each exchange. */
-function trackAssertion(exchange: Exchange, metrics: SidecarMetrics): (scope: string) => Promise<AccessToken> {
+/**
+ * Keeps the credential metrics current after each exchange (the service-account token's or the
+ * certificate's expiry) and warns, once per certificate, about a key file every user can read.
+ */
+function trackCredential(exchange: Exchange, metrics: SidecarMetrics, log: Logger): (scope: string) => Promise<AccessToken> {
+  let warnedFor: string | undefined;
   return async (scope) => {
     try {
       return await exchange(scope);
     } finally {
       const exp = exchange.lastAssertion()?.exp;
       if (exp !== undefined) metrics.federatedTokenExpiry.set(exp);
+      const c = exchange.lastCredential();
+      if (c?.notAfterMs !== undefined) metrics.credentialExpiry.set(Math.floor(c.notAfterMs / 1000));
+      if (c?.worldReadableKey && warnedFor !== c.thumbprintSha256) {
+        warnedFor = c.thumbprintSha256;
+        log.warn({ file: c.worldReadableKey }, worldReadableWarning(c.worldReadableKey));
+      }
     }
   };
+}
+
+function worldReadableWarning(file: string): string {
+  return `the private key file ${file} can be read by every user: restrict it to the sidecar's user (chmod 0400, or defaultMode 0440 with the pod's fsGroup); when only the sidecar container mounts it, as the webhook does, only the sidecar's own container can see it`;
 }
 
 function listen(server: http.Server, host: string, port: number, setting: string): Promise<void> {

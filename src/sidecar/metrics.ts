@@ -22,6 +22,8 @@ export class SidecarMetrics {
   readonly tokensHeld = new Gauge({ name: 'entra_sidecar_tokens_held', help: 'Scopes currently holding a valid token (configured targets and on-demand scopes).', registers: [this.registry] });
   readonly fileWriteErrors = new Counter({ name: 'entra_sidecar_token_file_write_errors_total', help: 'Failed writes of token files by target.', labelNames: ['target'] as const, registers: [this.registry] });
   readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files are written, else 0.', registers: [this.registry] });
+  readonly credentialInfo = new Gauge({ name: 'entra_sidecar_credential_info', help: 'The credential source the sidecar authenticates to Entra with (federated, client_secret, client_certificate); always 1.', labelNames: ['source'] as const, registers: [this.registry] });
+  readonly credentialExpiry = new Gauge({ name: 'entra_sidecar_credential_expiry_timestamp_seconds', help: 'notAfter of the client certificate last read, as a unix timestamp (client certificates only).', registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
 
   constructor() {

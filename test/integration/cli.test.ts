@@ -38,13 +38,22 @@ describe('entra-sidecar CLI', () => {
 
   it('exits 2 with one clear stderr line, no stack, on a bad configuration', () => {
     const secret = 's3cr3t-value-that-must-not-appear';
-    const r = run(['sidecar'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: 't', AZURE_FEDERATED_TOKEN_FILE: '/x', ENTRA_SIDECAR_IDENTITY_HEADER: secret, ENTRA_SIDECAR_LISTEN: '0.0.0.0:42350' });
+    const r = run(['sidecar'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111', AZURE_FEDERATED_TOKEN_FILE: '/x', ENTRA_SIDECAR_IDENTITY_HEADER: secret, ENTRA_SIDECAR_LISTEN: '0.0.0.0:42350' });
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^entra-sidecar: ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address/);
     expect(r.stderr + r.stdout).not.toContain(secret);
     expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+    // clusters without federation: none or several credentials is a configuration error too
+    const none = run(['sidecar', '--once'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111' });
+    expect(none.status).toBe(2);
+    expect(none.stderr.trim()).toMatch(/^entra-sidecar: credential is missing: set exactly one credential: AZURE_FEDERATED_TOKEN_FILE/);
+    const both = run(['sidecar', '--once'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111', AZURE_FEDERATED_TOKEN_FILE: '/x', AZURE_CLIENT_SECRET: secret });
+    expect(both.status).toBe(2);
+    expect(both.stderr.trim().split('\n')).toHaveLength(1);
+    expect(both.stderr).toMatch(/AZURE_FEDERATED_TOKEN_FILE \(--federated-token-file\) and AZURE_CLIENT_SECRET are all set, but a sidecar uses exactly one credential/);
+    expect(both.stderr + both.stdout).not.toContain(secret);
     const missing = run(['sidecar'], {});
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toMatch(/^entra-sidecar: AZURE_CLIENT_ID \(--client-id\) is required/);
