@@ -2,6 +2,7 @@ import { truncate } from '../config/options.js';
 import { checkClientId, checkTenantId, isGuid, isTenantId } from '../contract/identity.js';
 import { formatTargets, MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
 import { parseTokenExpiration, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN } from '../contract/token-expiration.js';
+import { CLIENT_CREDENTIAL_ANNOTATION, parseClientCredential, type ClientCredentialRef } from './client-credential.js';
 import { parseQuantity } from './quantity.js';
 import type { DefaultMode, MutationSettings } from './settings.js';
 
@@ -24,6 +25,8 @@ export const ANNOTATION = {
   memoryLimit: 'entra-sidecar.io/memory-limit',
   injectEnv: 'entra-sidecar.io/inject-env',
   msiEndpoint: 'entra-sidecar.io/msi-endpoint',
+  clientSecret: CLIENT_CREDENTIAL_ANNOTATION.clientSecret,
+  clientCertificate: CLIENT_CREDENTIAL_ANNOTATION.clientCertificate,
   /** written by the webhook */
   status: 'entra-sidecar.io/status',
 } as const;
@@ -119,6 +122,20 @@ export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
     meaning: '`false`: app containers get only `ENTRA_TOKEN_DIR` (no `IDENTITY_ENDPOINT`, `IDENTITY_HEADER`, `AZURE_CLIENT_ID`); files only',
   },
   { key: ANNOTATION.msiEndpoint, on: 'pod', default: 'false', accepted: '`true` or `false`', meaning: '`true`: also set `MSI_ENDPOINT` (same URL), for the Azure CLI' },
+  {
+    key: ANNOTATION.clientSecret,
+    on: 'pod',
+    default: 'absent (federation)',
+    accepted: '`<secret-name>[/<key>]`: a Secret in the pod\'s namespace; key default `client-secret`',
+    meaning: 'clusters without federation: the sidecar authenticates with the client secret in that key, mounted read-only into the sidecar only; no service-account token is mounted',
+  },
+  {
+    key: ANNOTATION.clientCertificate,
+    on: 'pod',
+    default: 'absent (federation)',
+    accepted: '`<secret-name>` (a `kubernetes.io/tls` Secret) or `<secret-name>/<key>` (PEM with certificate and key, or PKCS#12 without password)',
+    meaning: 'clusters without federation: the sidecar authenticates with this certificate (SHA-256 thumbprint), mounted read-only into the sidecar only; not together with `client-secret` or `token-expiration`',
+  },
   { key: ANNOTATION.status, on: 'pod (written)', default: '', accepted: '`injected`', meaning: 'set by the webhook; a later pass only tops up containers added since' },
 ];
 
@@ -144,6 +161,8 @@ export interface InjectionOptions {
   memoryRequest: string;
   memoryLimit: string;
   app: AppOptions;
+  /** a client secret or certificate from a Secret instead of the projected service-account token */
+  clientCredential?: ClientCredentialRef;
 }
 
 /** The options that decide what app containers get (also re-read on reinvocation). */
@@ -370,8 +389,10 @@ export function parseInjectionOptions(
 
   const app = parseAppOptions(pod);
   if (!app.ok) problems.push(...app.problems);
+  const credential = parseClientCredential(pod, [ANNOTATION.tokenExpiration]);
+  if (!credential.ok) problems.push(...credential.problems);
 
-  if (problems.length > 0 || !app.ok) return { ok: false, problems };
+  if (problems.length > 0 || !app.ok || !credential.ok) return { ok: false, problems };
   return {
     ok: true,
     value: {
@@ -386,6 +407,7 @@ export function parseInjectionOptions(
       memoryRequest: memReq.text,
       memoryLimit: memLim.text,
       app: app.value,
+      ...(credential.value ? { clientCredential: credential.value } : {}),
     },
   };
 }

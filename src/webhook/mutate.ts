@@ -14,7 +14,7 @@ import { addEnvIfAbsent, appEnv, type AppAccess, type AppEnvValues } from './inj
 import { buildOnceInitContainer, ONCE_INIT_CONTAINER_NAME } from './inject/once-init-container.js';
 import { SIDECAR_ENV } from './inject/sidecar-common.js';
 import { buildSidecarContainer, SIDECAR_CONTAINER_NAME } from './inject/sidecar-container.js';
-import { addAppMount, addMissingVolumes, injectedVolumes, reservedVolumeNamesInUse } from './inject/volumes.js';
+import { addAppMount, addMissingVolumes, injectedVolumes, reservedVolumeNamesInUse, SA_TOKEN_VOLUME } from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
 import type { MutationSettings } from './settings.js';
 
@@ -105,7 +105,7 @@ function injectFresh(
 
   const out = copyForMutation(pod);
   const identityHeader = options.mode === 'init-only' ? undefined : newSecret();
-  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds));
+  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)));
   const inits = out.spec.initContainers ?? [];
   if (options.mode === 'native') {
     out.spec.initContainers = [buildSidecarContainer(options, settings, identityHeader as string, 'native'), ...inits];
@@ -141,7 +141,9 @@ function topUp(pod: Pod, existing: ExistingInjection, annotations: Record<string
     app: app.value,
   };
   const out = copyForMutation(pod);
-  addMissingVolumes(out, injectedVolumes(expirationFrom(annotations, settings)));
+  // a sidecar with a client credential has its Secret volume already, and no service-account token
+  if (env.has(SIDECAR_ENV.federatedTokenFile)) addMissingVolumes(out, injectedVolumes(expirationFrom(annotations, settings)));
+  else addMissingVolumes(out, injectedVolumes(0).filter((v) => v.name !== SA_TOKEN_VOLUME));
   const mountProblems = applyToAppContainers(out, existing.mode, values);
   if (mountProblems.length > 0) return deny(mountProblems);
   markInjected(out);
@@ -188,6 +190,11 @@ function markInjected(pod: Pod): void {
   const meta = (pod.metadata ??= {});
   if (meta.labels?.[INJECTED_LABEL] !== 'true') meta.labels = { ...(meta.labels ?? {}), [INJECTED_LABEL]: 'true' };
   if (meta.annotations?.[ANNOTATION.status] !== STATUS_INJECTED) meta.annotations = { ...(meta.annotations ?? {}), [ANNOTATION.status]: STATUS_INJECTED };
+}
+
+function fsGroupOf(pod: Pod): number | undefined {
+  const g = (pod.spec.securityContext as { fsGroup?: unknown } | undefined)?.fsGroup;
+  return typeof g === 'number' ? g : undefined;
 }
 
 function expirationFrom(annotations: Record<string, string>, settings: MutationSettings): number {

@@ -56,6 +56,19 @@ const podAnnotations = fc.record(
   { requiredKeys: ['entra-sidecar.io/client-id'] },
 );
 
+/** Mostly federation; sometimes a client secret or certificate (then without the federated-only token-expiration), rarely both. */
+const credentialAnn = fc.oneof(
+  { arbitrary: fc.constant({}), weight: 6 },
+  { arbitrary: fc.record({ 'entra-sidecar.io/client-secret': mostly(['app-sp', 'app-sp/secret', 'a.b/c_d.txt'], ['App_SP', 'a/b/c', '/x', 'app/..']) }), weight: 2 },
+  { arbitrary: fc.record({ 'entra-sidecar.io/client-certificate': mostly(['app-tls', 'app-cert/cert.pem'], ['x y', 'a/']) }), weight: 2 },
+  { arbitrary: fc.constant({ 'entra-sidecar.io/client-secret': 'a', 'entra-sidecar.io/client-certificate': 'b' }), weight: 1 },
+);
+const podAnnotationsWithCredential = fc.tuple(podAnnotations, credentialAnn).map(([a, c]): Record<string, string> => {
+  const out: Record<string, string> = { ...a, ...c };
+  if (Object.keys(c).length > 0) delete out['entra-sidecar.io/token-expiration'];
+  return out;
+});
+
 function podWith(annotations: Record<string, string>, restartPolicy: string): Pod {
   return {
     apiVersion: 'v1',
@@ -85,7 +98,7 @@ describe('every pod the webhook admits yields a sidecar that starts', () => {
   it('for random webhook settings and pod annotations, the injected env and args pass the sidecar config parser', () => {
     const seen = { webhookRefused: 0, denied: 0, started: 0 };
     fc.assert(
-      fc.property(webhookArgv, podAnnotations, fc.constantFrom('Always', 'Never', 'OnFailure'), (w, ann, restartPolicy) => {
+      fc.property(webhookArgv, podAnnotationsWithCredential, fc.constantFrom('Always', 'Never', 'OnFailure'), (w, ann, restartPolicy) => {
         const argv = [...TLS, '--authority-host', w.authority, '--token-dir', w.tokenDir, '--sidecar-port', w.port, '--sidecar-health-port', w.healthPort, '--mode', w.mode];
         if (w.tenant !== null && w.tenant !== undefined) argv.push('--default-tenant-id', w.tenant);
         let settings: MutationSettings;
@@ -109,6 +122,8 @@ describe('every pod the webhook admits yields a sidecar that starts', () => {
           const config = sidecarConfigOf(c);
           expect(config.clientId.toLowerCase()).toBe((ann['entra-sidecar.io/client-id'] ?? '').trim().toLowerCase());
           expect(config.authorityHost).toBe(settings.authorityHost);
+          const kind = ann['entra-sidecar.io/client-secret'] !== undefined ? 'client_secret' : ann['entra-sidecar.io/client-certificate'] !== undefined ? 'client_certificate' : 'federated';
+          expect(config.credential.kind).toBe(kind);
           expect(config.tokenDir).toBe(out.pod.spec.containers.find((a) => a.name === 'app')?.env?.find((e) => e.name === 'ENTRA_TOKEN_DIR')?.value);
         }
         seen.started++;

@@ -91,6 +91,23 @@ export function assertValidPod(pod: Pod): void {
   }
   for (const c of pod.spec.containers) expect(c.restartPolicy, `${c.name}: restartPolicy only on init containers`).toBeUndefined();
   assertFederatedTokenOnlyInSidecar(pod);
+  assertSecretsOnlyInSidecar(pod);
+}
+
+/** A Secret volume the webhook added (the client secret or certificate) is mounted only by the webhook's own containers, read-only. */
+export function assertSecretsOnlyInSidecar(pod: Pod): void {
+  const secrets = (pod.spec.volumes ?? []).filter((v) => v.name.startsWith('entra-sidecar') && 'secret' in v).map((v) => v.name);
+  for (const c of allContainers(pod)) {
+    for (const m of c.volumeMounts ?? []) {
+      if (!secrets.includes(m.name)) continue;
+      expect(['entra-sidecar', 'entra-sidecar-init'], `${c.name} must not mount the client credential`).toContain(c.name);
+      expect(m.readOnly, `${c.name} mounts the client credential read-only`).toBe(true);
+    }
+    const e = env(c);
+    for (const k of ['ENTRA_SIDECAR_CLIENT_SECRET_FILE', 'ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH']) {
+      if (!['entra-sidecar', 'entra-sidecar-init'].includes(c.name)) expect(e[k], `${c.name} gets no ${k}`).toBeUndefined();
+    }
+  }
 }
 
 /** The projected token with audience api://AzureADTokenExchange is mounted only by the webhook's own containers. */

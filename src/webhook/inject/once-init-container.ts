@@ -23,7 +23,7 @@ export function buildOnceInitContainer(options: InjectionOptions, settings: Muta
     env: exchangeEnv(options, settings),
     resources: sidecarResources(options),
     securityContext: sidecarSecurityContext(),
-    volumeMounts: sidecarVolumeMounts(options.mountPath),
+    volumeMounts: sidecarVolumeMounts(options.mountPath, options.clientCredential),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }

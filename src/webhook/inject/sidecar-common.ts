@@ -3,19 +3,21 @@ import { formatTargets } from '../../contract/targets.js';
 import type { InjectionOptions } from '../annotations.js';
 import type { EnvVar } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
+import { clientCredentialEnv } from '../client-credential.js';
 import { SA_TOKEN_FILE } from './volumes.js';
 
 export { SIDECAR_ENV, SIDECAR_UID };
 
 /**
  * Environment both the sidecar and its `--once` init container need to exchange tokens and write
- * the files: identity, authority, the projected token path, the targets and the token folder.
+ * the files: identity, authority, the credential (projected token, or client secret or certificate
+ * files), the targets and the token folder.
  */
 export function exchangeEnv(options: InjectionOptions, settings: MutationSettings): EnvVar[] {
   const env: EnvVar[] = [
     { name: SIDECAR_ENV.clientId, value: options.clientId },
     { name: SIDECAR_ENV.tenantId, value: options.tenantId },
-    { name: SIDECAR_ENV.federatedTokenFile, value: SA_TOKEN_FILE },
+    ...(options.clientCredential ? clientCredentialEnv(options.clientCredential) : [{ name: SIDECAR_ENV.federatedTokenFile, value: SA_TOKEN_FILE }]),
     { name: SIDECAR_ENV.authorityHost, value: settings.authorityHost },
   ];
   if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTargets(options.tokens) });

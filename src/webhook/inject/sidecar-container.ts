@@ -58,7 +58,7 @@ export function buildSidecarContainer(options: InjectionOptions, settings: Mutat
     ports: [{ name: METRICS_PORT_NAME, containerPort: settings.healthPort, protocol: 'TCP' }],
     resources: sidecarResources(options),
     securityContext: sidecarSecurityContext(),
-    volumeMounts: sidecarVolumeMounts(options.mountPath),
+    volumeMounts: sidecarVolumeMounts(options.mountPath, options.clientCredential),
     ...(native ? { startupProbe: { ...probe('/readyz', 1, 120), timeoutSeconds: 1 } } : {}),
     livenessProbe: probe('/healthz', 10, 3),
     readinessProbe: probe('/readyz', 5, 2),

@@ -1,3 +1,4 @@
+import { CLIENT_CREDENTIAL_VOLUME, clientCredentialMount, clientCredentialVolume, type ClientCredentialRef } from '../client-credential.js';
 import type { Container, Pod, Volume, VolumeMount } from '../pod.js';
 
 /** Projected service-account token for the exchange; mounted only into the sidecar. */
@@ -25,10 +26,13 @@ export function tokenFilesVolume(): Volume {
   return { name: TOKEN_FILES_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } };
 }
 
-/** The sidecar's (and the `--once` init container's) mounts: the token read-only, the files read-write. */
-export function sidecarVolumeMounts(mountPath: string): VolumeMount[] {
+/**
+ * The sidecar's (and the `--once` init container's) mounts: its credential read-only (the
+ * projected token, or the client secret or certificate), the files read-write.
+ */
+export function sidecarVolumeMounts(mountPath: string, credential?: ClientCredentialRef): VolumeMount[] {
   return [
-    { name: SA_TOKEN_VOLUME, mountPath: SA_TOKEN_DIR, readOnly: true },
+    credential ? clientCredentialMount(credential) : { name: SA_TOKEN_VOLUME, mountPath: SA_TOKEN_DIR, readOnly: true },
     { name: TOKEN_FILES_VOLUME, mountPath },
   ];
 }
@@ -38,14 +42,14 @@ export function appVolumeMount(mountPath: string): VolumeMount {
   return { name: TOKEN_FILES_VOLUME, mountPath, readOnly: true };
 }
 
-/** Volumes the webhook adds, by name. */
-export function injectedVolumes(expirationSeconds: number): Volume[] {
-  return [serviceAccountTokenVolume(expirationSeconds), tokenFilesVolume()];
+/** Volumes the webhook adds, by name: with a client credential its Secret, and no service-account token. */
+export function injectedVolumes(expirationSeconds: number, credential?: ClientCredentialRef, fsGroup?: number): Volume[] {
+  return [credential ? clientCredentialVolume(credential, fsGroup) : serviceAccountTokenVolume(expirationSeconds), tokenFilesVolume()];
 }
 
 /** The webhook's volume names a pod already uses (a fresh injection must not reuse them). */
 export function reservedVolumeNamesInUse(pod: Pod): string[] {
-  const reserved = [SA_TOKEN_VOLUME, TOKEN_FILES_VOLUME];
+  const reserved = [SA_TOKEN_VOLUME, TOKEN_FILES_VOLUME, CLIENT_CREDENTIAL_VOLUME];
   return (pod.spec.volumes ?? []).map((v) => v.name).filter((n) => reserved.includes(n));
 }
 
