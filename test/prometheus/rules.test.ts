@@ -75,6 +75,18 @@ const CASES: Case[] = [
     quietAt: '14m',
   },
   {
+    alert: 'EntraSidecarCredentialExpiringSoon',
+    series: [
+      // the client certificate's notAfter is 30 days and 10 minutes away at t=0: inside the 30-day threshold from t=10m on
+      { series: `entra_sidecar_credential_expiry_timestamp_seconds${labels(APP)}`, values: '2592600x40' },
+      // a certificate good for a year
+      { series: `entra_sidecar_credential_expiry_timestamp_seconds${labels({ namespace: 'apps', pod: 'web-1' })}`, values: '31536000x40' },
+    ],
+    at: '25m',
+    fires: [APP],
+    quietAt: '15m',
+  },
+  {
     alert: 'EntraSidecarRefreshFailing',
     series: [
       // every refresh fails (backoff retries once a minute)
@@ -151,6 +163,7 @@ const HEALTHY = [
   { series: `entra_sidecar_token_expiry_timestamp_seconds${labels({ ...APP, target: 'storage' })}`, values: '3600+60x40' },
   { series: `entra_sidecar_refreshes_total${labels({ ...APP, target: 'storage', result: 'success' })}`, values: '0+1x40' },
   { series: `entra_sidecar_ready${labels(APP)}`, values: '1x40' },
+  { series: `entra_sidecar_credential_expiry_timestamp_seconds${labels(APP)}`, values: '31536000x40' },
   { series: `entra_sidecar_webhook_admissions_total${labels({ ...WEBHOOK, pod: 'w-1', result: 'injected' })}`, values: '0+5x40' },
   { series: `entra_sidecar_webhook_admissions_total${labels({ ...WEBHOOK, pod: 'w-1', result: 'skipped' })}`, values: '0+50x40' },
   { series: `entra_sidecar_webhook_admission_duration_seconds_bucket${labels({ ...WEBHOOK, pod: 'w-1', le: '0.5' })}`, values: '0+55x40' },
@@ -189,6 +202,7 @@ describe.skipIf(!helmTools || !prom)('alerting rules (PrometheusRule) with the r
     }
     expect(rules.find((r) => r.alert === 'EntraSidecarTokenExpiringSoon')?.expr).toContain('< 600');
     expect(rules.find((r) => r.alert === 'EntraSidecarRefreshFailing')?.for).toBe('5m');
+    expect(rules.find((r) => r.alert === 'EntraSidecarCredentialExpiringSoon')?.expr).toContain('< 2592000');
   });
 
   it.each(CASES)('$alert fires on its synthetic series, and not before its `for` has passed', (c) => {

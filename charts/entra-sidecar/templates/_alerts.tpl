@@ -7,7 +7,8 @@ kubernetes_sd relabelling) adds.
 {{- define "entra-sidecar.alertGroups" -}}
 {{- $rule := .Values.monitoring.prometheusRule }}
 {{- $job := default (include "entra-sidecar.fullname" .) $rule.webhookJob }}
-{{- $threshold := int $rule.tokenExpiryThresholdSeconds -}}
+{{- $threshold := int $rule.tokenExpiryThresholdSeconds }}
+{{- $credentialThreshold := int $rule.credentialExpiryThresholdSeconds -}}
 groups:
   - name: entra-sidecar.sidecar
     rules:
@@ -23,6 +24,18 @@ groups:
             before expiry), so one this close to expiry means refreshes have been failing. See
             entra_sidecar_exchange_errors_total for the reason (an AADSTS code, HTTP status or
             network error) and the sidecar container's log.
+      - alert: EntraSidecarCredentialExpiringSoon
+        expr: (entra_sidecar_credential_expiry_timestamp_seconds > 0) - time() < {{ $credentialThreshold }}
+        for: 10m
+        labels:
+          severity: warning
+        annotations:
+          summary: {{ printf "The client certificate of %s expires in less than %s" `{{ $labels.namespace }}/{{ $labels.pod }}` (include "entra-sidecar.humanSeconds" $credentialThreshold) | quote }}
+          description: >-
+            The sidecar authenticates with a client certificate (entra-sidecar.io/client-certificate)
+            whose notAfter is near. Once it has passed, Entra refuses it (AADSTS700027) and no token
+            can be refreshed. Create a new certificate, add it to the app registration, then put it
+            in the pod's Secret: the sidecar uses it from its next exchange, without a restart.
       - alert: EntraSidecarRefreshFailing
         expr: |-
           (sum by (namespace, pod, target) (increase(entra_sidecar_refreshes_total{result="failure"}[5m])) > 0)
@@ -101,5 +114,5 @@ groups:
 
 {{/* 600 → "10 minutes", 90 → "90 seconds". */}}
 {{- define "entra-sidecar.humanSeconds" -}}
-{{- if and (ge (int .) 120) (eq (mod (int .) 60) 0) }}{{ div (int .) 60 }} minutes{{ else }}{{ . }} seconds{{ end }}
+{{- if and (ge (int .) 172800) (eq (mod (int .) 86400) 0) }}{{ div (int .) 86400 }} days{{ else if and (ge (int .) 7200) (eq (mod (int .) 3600) 0) }}{{ div (int .) 3600 }} hours{{ else if and (ge (int .) 120) (eq (mod (int .) 60) 0) }}{{ div (int .) 60 }} minutes{{ else }}{{ . }} seconds{{ end }}
 {{- end }}
