@@ -30,7 +30,7 @@ export function parseCredentialSource(raw: RawOptions, env: NodeJS.ProcessEnv, f
     const v = raw[flag];
     return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
   };
-  const envValue = (name: string): string | undefined => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  const envValue = (name: string): string | undefined => (env[name] !== undefined && (env[name] as string).trim() !== '' ? env[name] : undefined);
   const name = (flag: string): string => {
     const s = CREDENTIAL_OPTIONS.find((o) => o.flag === flag) as OptionSpec;
     return `${s.env} (--${s.flag})`;

@@ -12,7 +12,10 @@ import { parseSidecarConfig, SIDECAR_OPTIONS } from '../../src/config/sidecar.js
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed7);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
-const SETTINGS = new Set([...SIDECAR_OPTIONS.map(settingName), 'command line']);
+const AZURE_CREDENTIAL_ENV = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN'];
+const SETTINGS = new Set([...SIDECAR_OPTIONS.map(settingName), ...AZURE_CREDENTIAL_ENV, 'command line', 'credential']);
+/** A ConfigError names one setting, or several joined by " and " (a credential given twice). */
+const namesRealSettings = (setting: string): boolean => setting.split(' and ').every((p) => SETTINGS.has(p));
 const GUID = '22222222-2222-4222-8222-222222222222';
 
 const garbage = fc.oneof(
@@ -41,6 +44,16 @@ const VALUES: Record<string, string[]> = {
   flavours: ['app-service', 'imds,msi', 'APP-SERVICE', 'app-service,app-service', 'soap', ',', 'imds, msi'],
   'identity-resource-id': ['/subscriptions/x/resourcegroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z', ''],
   'log-level': ['debug', 'INFO', 'warn', 'error', 'trace', 'silent'],
+  'client-secret-file': ['/var/run/secrets/entra-sidecar/client-secret/client-secret', 'relative/secret', ' '],
+  'client-certificate-file': ['/var/run/secrets/entra-sidecar/client-certificate/tls.crt', '/c/cert.pfx', ''],
+  'client-certificate-key-file': ['/var/run/secrets/entra-sidecar/client-certificate/tls.key'],
+  'client-certificate-password-file': ['/p/password'],
+  // EnvironmentCredential's variables (no flags: a secret never goes on a command line)
+  AZURE_CLIENT_SECRET: ['S3CRET~client-secret-value-0123456789', 'S3CRET ', '', '  '],
+  AZURE_CLIENT_CERTIFICATE_PATH: ['/c/cert.pem', ' ', ''],
+  AZURE_CLIENT_CERTIFICATE_PASSWORD: ['S3CRET-cert-password-0123', ''],
+  AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: ['true', '1', 'false', 'maybe', 'TRUE'],
+  ENTRA_SIDECAR_SEND_CERTIFICATE_CHAIN: ['true', 'false', 'yes', 'x'],
 };
 
 const specs = SIDECAR_OPTIONS.filter((s) => !s.boolean);
@@ -53,7 +66,11 @@ const valueFor = (flag: string): fc.Arbitrary<string> => fc.oneof({ weight: 3, a
 const BASE: Record<string, string> = {
   AZURE_CLIENT_ID: GUID, AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111', AZURE_FEDERATED_TOKEN_FILE: '/t', ENTRA_SIDECAR_IDENTITY_HEADER: 'S3CRET-base-0123456789abcdef',
 };
-const override = fc.constantFrom(...specs).chain((s) => fc.option(valueFor(s.flag), { nil: undefined, freq: 6 }).map((v) => [s.env as string, v] as const));
+const ENV_ONLY = [...AZURE_CREDENTIAL_ENV, 'ENTRA_SIDECAR_SEND_CERTIFICATE_CHAIN'];
+const override = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...specs).chain((s) => fc.option(valueFor(s.flag), { nil: undefined, freq: 6 }).map((v) => [s.env as string, v] as const)) },
+  { weight: 1, arbitrary: fc.constantFrom(...ENV_ONLY).chain((name) => fc.option(valueFor(name), { nil: undefined, freq: 6 }).map((v) => [name, v] as const)) },
+);
 const withRequired = fc.tuple(fc.boolean(), fc.array(override, { maxLength: 4 })).map(([keepBase, overrides]) => {
   const env: Record<string, string> = keepBase ? { ...BASE } : {};
   for (const [k, v] of overrides) {
@@ -98,7 +115,7 @@ describe('parseSidecarConfig fuzz', () => {
     const outcomes = { valid: 0, errors: new Map<string, number>() };
     fc.assert(
       fc.property(argvArb, withRequired, (argv, env) => {
-        const secrets = [env.ENTRA_SIDECAR_IDENTITY_HEADER, ...argv.flatMap((a, i) => (a.startsWith('--identity-header=') ? [a.slice('--identity-header='.length)] : a === '--identity-header' ? [argv[i + 1]] : []))]
+        const secrets = [env.ENTRA_SIDECAR_IDENTITY_HEADER, env.AZURE_CLIENT_SECRET, env.AZURE_CLIENT_CERTIFICATE_PASSWORD, ...argv.flatMap((a, i) => (a.startsWith('--identity-header=') ? [a.slice('--identity-header='.length)] : a === '--identity-header' ? [argv[i + 1]] : []))]
           .filter((s): s is string => typeof s === 'string' && s.startsWith('S3CRET'));
         let config;
         try {
@@ -106,14 +123,14 @@ describe('parseSidecarConfig fuzz', () => {
         } catch (err) {
           expect(err, `not a ConfigError: ${String(err)}`).toBeInstanceOf(ConfigError);
           const e = err as ConfigError;
-          expect(SETTINGS.has(e.setting), `names a real setting: ${e.setting}`).toBe(true);
+          expect(namesRealSettings(e.setting), `names a real setting: ${e.setting}`).toBe(true);
           expect(e.message.startsWith(`${e.setting} `)).toBe(true);
           if (e.setting !== 'command line') {
             // (command-line errors echo the stray argument: see the test below)
             expect(e.message, 'one line').not.toMatch(/[\r\n]/);
             expect(e.message.length).toBeLessThan(500);
           }
-          for (const s of secrets) expect(e.message, 'the identity header is never echoed').not.toContain(s);
+          for (const s of secrets) expect(e.message, 'the identity header, a client secret or a certificate password is never echoed').not.toContain(s);
           outcomes.errors.set(e.setting, (outcomes.errors.get(e.setting) ?? 0) + 1);
           return;
         }
@@ -128,6 +145,13 @@ describe('parseSidecarConfig fuzz', () => {
         expect(config.maxOnDemand >= 0 && config.maxOnDemand <= 1000).toBe(true);
         expect(config.flavours.length).toBeGreaterThan(0);
         expect(['debug', 'info', 'warn', 'error']).toContain(config.logLevel);
+        // exactly one credential, and certificate-only settings only with a certificate
+        const c = config.credential;
+        const given = [env.AZURE_FEDERATED_TOKEN_FILE, env.ENTRA_SIDECAR_CLIENT_SECRET_FILE, env.AZURE_CLIENT_SECRET, env.ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE, env.AZURE_CLIENT_CERTIFICATE_PATH].filter((v) => v !== undefined && v.trim() !== '');
+        if (argv.every((a) => !/^--(federated-token-file|client-secret-file|client-certificate-file)/.test(a))) expect(given.length, JSON.stringify(env)).toBe(1);
+        if (c.kind === 'client_certificate') expect(c.file.trim()).not.toBe('');
+        else expect(env.AZURE_CLIENT_CERTIFICATE_PASSWORD === undefined || env.AZURE_CLIENT_CERTIFICATE_PASSWORD === '').toBe(true);
+        if (c.kind === 'client_secret') expect(Boolean(c.file) !== Boolean(c.value)).toBe(true);
         expect(config.once || (config.identityHeader?.length ?? 0) >= 16).toBe(true);
         const names = config.targets.map((t) => t.name);
         expect(new Set(names).size).toBe(names.length);
