@@ -1,3 +1,4 @@
+import { EntraSidecarError } from '../errors.js';
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import type { SidecarConfig } from '../config/sidecar.js';
@@ -214,7 +215,12 @@ function listen(server: http.Server, host: string, port: number, setting: string
 }
 
 /** A listener could not bind: a startup failure with a one-line message. */
-export class ListenError extends Error {}
+export class ListenError extends EntraSidecarError {
+  readonly code = 'LISTEN_FAILED' as const;
+  constructor(message: string) {
+    super(message, 'ListenError');
+  }
+}
 
 function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
