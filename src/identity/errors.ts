@@ -12,8 +12,9 @@ export type FailureReason = string;
  * if (err instanceof ExchangeError && !err.retryable) log.error({ aadsts: err.aadsts }, err.message);
  */
 export class ExchangeError extends EntraSidecarError {
-  get code(): 'EXCHANGE_FAILED' | 'FEDERATED_TOKEN_UNUSABLE' {
-    return this instanceof FederatedTokenError ? 'FEDERATED_TOKEN_UNUSABLE' : 'EXCHANGE_FAILED';
+  get code(): 'EXCHANGE_FAILED' | 'FEDERATED_TOKEN_UNUSABLE' | 'CLIENT_CREDENTIAL_UNUSABLE' {
+    if (this instanceof FederatedTokenError) return 'FEDERATED_TOKEN_UNUSABLE';
+    return this instanceof ClientCredentialError ? 'CLIENT_CREDENTIAL_UNUSABLE' : 'EXCHANGE_FAILED';
   }
   constructor(
     message: string,

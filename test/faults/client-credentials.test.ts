@@ -292,3 +292,50 @@ describe.concurrent('client certificate', () => {
     }
   }, TIMEOUT_MS);
 });
+
+describe.concurrent('client credential files', () => {
+  it('the secret file is missing (Secret not mounted yet): not ready, the log names the file and where to look; the file appearing recovers', async () => {
+    const clientId = newApp(shared);
+    const secret = registerSecret(shared, { clientId });
+    const vol = new SecretVolume();
+    const pair = await startPair({ sharedEmulator: shared, ready: false, sidecar: { env: { ...NO_FEDERATION, AZURE_CLIENT_ID: clientId, ENTRA_SIDECAR_CLIENT_SECRET_FILE: vol.path('client-secret') } } });
+    const { sidecar } = pair;
+    try {
+      const line = await waitForFailureLog(sidecar, 'client_credential', 60_000);
+      expect(line.msg).toBe(`token refresh failed: client secret file ${vol.path('client-secret')} does not exist: check the Secret is mounted (kubectl describe pod: a missing Secret or key shows as FailedMount) and ENTRA_SIDECAR_CLIENT_SECRET_FILE (--client-secret-file) points at it`);
+      expect(line).toMatchObject({ level: 'warn', retryable: true });
+      expect((await readyz(sidecar)).body.targets[0]?.lastError).toContain('does not exist');
+      expect(ofApp(shared, clientId), 'nothing was sent to Entra').toEqual([]);
+      vol.write({ 'client-secret': secret.value });
+      await sidecar.waitReady(60_000);
+      expect(credentialIds(shared, clientId)).toEqual([secret.id]);
+    } finally {
+      await pair.close();
+    }
+  }, TIMEOUT_MS);
+
+  it('an encrypted key whose password file is wrong: a clear error naming the file, neither password nor key shown', async () => {
+    const clientId = newApp(shared);
+    const cert = registerCertificate(shared, { clientId });
+    const right = `pw-${randomUUID()}`;
+    const wrong = `pw-${randomUUID()}`;
+    recordSecret(right);
+    recordSecret(wrong);
+    const vol = new SecretVolume(0o600);
+    vol.write({ 'client.pem': encryptedPem(cert, right), password: wrong });
+    const pair = await startPair({ sharedEmulator: shared, ready: false, sidecar: { env: certEnv(clientId, { ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: vol.path('client.pem'), ENTRA_SIDECAR_CLIENT_CERTIFICATE_PASSWORD_FILE: vol.path('password') }) } });
+    const { sidecar } = pair;
+    try {
+      const line = await waitForFailureLog(sidecar, 'client_credential', 60_000);
+      expect(line.msg).toBe(`token refresh failed: client certificate file ${vol.path('client.pem')} holds an encrypted private key that the password does not open: check the password file`);
+      const shown = JSON.stringify(sidecar.logs) + sidecar.stderr.join('') + JSON.stringify((await readyz(sidecar)).body) + (await metricsText(sidecar));
+      for (const s of [right, wrong, cert.keyPem.split('\n')[1] as string]) expect(shown).not.toContain(s);
+      // the right password: the watch sees the change and retries at once
+      vol.write({ 'client.pem': encryptedPem(cert, right), password: right });
+      await sidecar.waitReady(60_000);
+      expect(credentialIds(shared, clientId)).toEqual([cert.id]);
+    } finally {
+      await pair.close();
+    }
+  }, TIMEOUT_MS);
+});
