@@ -185,6 +185,8 @@ describe.concurrent('client certificate', () => {
     const emulator = shared;
     const clientId = newApp(emulator);
     const first = registerCertificate(emulator, { clientId });
+    // made now: key generation blocks this process (and the emulator in it) for a while on a loaded machine
+    const next = registerCertificate(undefined, { validForSec: 30 * 24 * 3600 });
     const vol = new SecretVolume(0o640);
     vol.write({ 'client.pem': first.certPem + first.keyPem });
     const pair = await startPair({ sharedEmulator: emulator, sidecar: { tokens: `storage=${STORAGE}.default,vault=https://vault.azure.net/.default`, env: certEnv(clientId, { ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: vol.path('client.pem') }) } });
@@ -201,7 +203,7 @@ describe.concurrent('client certificate', () => {
       expect(sidecar.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('can be read by every user')), 'mode 0640: no warning').toBe(false);
 
       const poll = pollEndpoint(sidecar);
-      const second = registerCertificate(emulator, { clientId, validForSec: 30 * 24 * 3600 });
+      const second = { ...next, id: emulator.addClientCertificate(next.certPem, { clientId }).id };
       const from = emulator.exchanges.length;
       vol.write({ 'client.pem': second.certPem + second.keyPem });
       await waitUntil(() => credentialIds(emulator, clientId, from).includes(second.id), 'an exchange with the new certificate', 60_000);
@@ -210,7 +212,7 @@ describe.concurrent('client certificate', () => {
       expect(seen.failures).toEqual([]);
       expect(ofApp(emulator, clientId).filter((x) => x.status !== 200)).toEqual([]);
       await waitUntil(async () => metricValue(await metricsText(sidecar), 'entra_sidecar_credential_expiry_timestamp_seconds') === Math.floor(second.notAfterMs / 1000), 'the new notAfter on /metrics', 30_000);
-      const shown = JSON.stringify(sidecar.logs) + JSON.stringify((await readyz(sidecar)).body) + (await metricsText(sidecar));
+      const shown = JSON.stringify(sidecar.logs) + JSON.stringify((await waitUntil(() => readyz(sidecar), '/readyz', 10_000)).body) + (await waitUntil(() => metricsText(sidecar), '/metrics', 10_000));
       for (const c of [first, second]) expect(shown).not.toContain(c.keyPem.split('\n')[1]);
     } finally {
       await pair.close();
