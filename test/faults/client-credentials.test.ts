@@ -225,7 +225,8 @@ describe.concurrent('client certificate', () => {
     const cert = registerCertificate(undefined);
     const vol = new SecretVolume(0o600);
     vol.write({ 'tls.crt': cert.certPem, 'tls.key': cert.keyPem });
-    const pair = await startPair({ sharedEmulator: emulator, ready: false, sidecar: { env: certEnv(clientId, { ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: vol.path('tls.crt'), ENTRA_SIDECAR_CLIENT_CERTIFICATE_KEY_FILE: vol.path('tls.key') }) } });
+    // the test-only backoff: the permanent refusal is retried after 5 s instead of 60 s
+    const pair = await startPair({ sharedEmulator: emulator, ready: false, sidecar: { env: certEnv(clientId, { ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: vol.path('tls.crt'), ENTRA_SIDECAR_CLIENT_CERTIFICATE_KEY_FILE: vol.path('tls.key'), ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' }) } });
     const { sidecar } = pair;
     try {
       const line = await waitForFailureLog(sidecar, 'AADSTS700027', 60_000);
@@ -234,9 +235,10 @@ describe.concurrent('client certificate', () => {
       const r = await readyz(sidecar);
       expect(r.status).toBe(503);
       expect(r.body.targets[0]?.lastError).toContain('fix: the certificate is not registered on the app');
-      // uploading the certificate to the app: the next attempt (after the 60 s cap) succeeds
+      expect(line.retryInS).toBe(5);
+      // uploading the certificate to the app: the next attempt (after the backoff cap) succeeds
       emulator.addClientCertificate(cert.certPem, { clientId });
-      await sidecar.waitReady(90_000);
+      await sidecar.waitReady(60_000);
       expect(ofApp(emulator, clientId).at(-1)).toMatchObject({ status: 200 });
       expect(alive(sidecar)).toBe(true);
     } finally {

@@ -10,13 +10,24 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { registerCertificate, registerSecret, SecretVolume } from '../helpers/client-credential.js';
 import { startSidecarProcess, type SidecarProcess } from '../helpers/sidecar.js';
-import { appServiceEnv, CLIENTS, expectEmulatorToken, PYTHON, requestsDuring, requireClients, runClient, tokensOf } from './setup.js';
+import { appServiceEnv, CLIENTS, expectEmulatorToken, PYTHON, requestsDuring, requireClients, runClient, tokensOf, type ClientRun } from './setup.js';
+import { go, requireInstalled } from './sdk-clients.js';
 
 const ARM = 'https://management.azure.com/.default';
 const VAULT = 'https://vault.azure.net/.default';
 const LIFETIME = 3599;
 
 const skip = await requireClients('azure-identity-latest', 'python-azure-identity');
+// Go azidentity (the newest release) too, where the interop matrix has it
+const goInstall = await requireInstalled('go');
+const goDirs = goInstall.dirs;
+
+type Run = (which: string, env: Record<string, string>, scopes: string[]) => Promise<ClientRun>;
+const CLIENTS_UNDER_TEST: { name: string; run: Run }[] = [
+  { name: '@azure/identity 4.13.1', run: (which, env, scopes) => runClient(`client-${which}-js`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', 'default', ...scopes], env, 60_000) },
+  { name: 'Python azure-identity', run: (which, env, scopes) => runClient(`client-${which}-python`, PYTHON, [join(CLIENTS, 'azure_identity.py'), 'default', ...scopes], env, 60_000) },
+  ...(goDirs ? [{ name: 'Go azidentity v1.15.0', run: ((_which, env, scopes) => go(goDirs, 'new').run('default', env, scopes, 60_000)) as Run }] : []),
+];
 
 describe.skipIf(skip)('JS and Python DefaultAzureCredential against sidecars holding a client secret and a certificate', () => {
   let emulator: Emulator;
@@ -45,17 +56,13 @@ describe.skipIf(skip)('JS and Python DefaultAzureCredential against sidecars hol
   });
 
   for (const which of ['secret', 'certificate'] as const) {
-    for (const client of ['js', 'python'] as const) {
-      it(`${client === 'js' ? '@azure/identity 4.13.1' : 'Python azure-identity'} DefaultAzureCredential, sidecar with a client ${which}: the emulator-issued token, authenticated by that ${which}`, async () => {
+    for (const client of CLIENTS_UNDER_TEST) {
+      it(`${client.name} DefaultAzureCredential, sidecar with a client ${which}: the emulator-issued token, authenticated by that ${which}`, async () => {
         const { sidecar, credentialId } = sidecars[which];
         const env = appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId);
         expect(Object.keys(env).sort()).toEqual(['AZURE_CLIENT_ID', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER']);
         const from = emulator.exchanges.length;
-        const { value: run, requests } = await requestsDuring(sidecar.health, () =>
-          client === 'js'
-            ? runClient(`client-${which}-js`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', 'default', ARM, VAULT], env, 60_000)
-            : runClient(`client-${which}-python`, PYTHON, [join(CLIENTS, 'azure_identity.py'), 'default', ARM, VAULT], env, 60_000),
-        );
+        const { value: run, requests } = await requestsDuring(sidecar.health, () => client.run(which, env, [ARM, VAULT]));
         const [arm, vault] = tokensOf(run);
         expectEmulatorToken(emulator, arm!, ARM, LIFETIME);
         expectEmulatorToken(emulator, vault!, VAULT, LIFETIME);
