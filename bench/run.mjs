@@ -26,6 +26,7 @@ const ROWS = [
   { key: '6', file: '6-cold-start.mjs', title: 'row 6: cold start' },
   { key: '7', file: '7-webhook.mjs', title: 'row 7: webhook admission' },
   { key: '8', file: '8-fleet.mjs', title: 'row 8: fleet refresh load' },
+  { key: '9', file: '9-first-token.mjs', title: 'row 9: time to first token per language (app process start → token)' },
 ];
 const ALIASES = { 5: '3', '3b': 'audit' };
 
