@@ -1,3 +1,4 @@
+import dotenv from 'dotenv';
 import { describe, expect, it } from 'vitest';
 import { parseFileSpec, type FileSpec } from '../../src/contract/rendered-files.js';
 import { dotenvValue, renderFile, type TokenFacts } from '../../src/sidecar/render.js';
@@ -41,8 +42,11 @@ describe('dotenv', () => {
     );
   });
 
-  it('quotes, #, spaces and line breaks stay inside the single quotes', () => {
+  it('quotes, #, spaces, = and line breaks stay inside the single quotes, and the real dotenv library reads them back', () => {
     expect(dotenvValue('a "b" #c\nd')).toBe(`'a "b" #c\nd'`);
+    const value = 'x "quoted" #not-a-comment a=b\nsecond line\ttab';
+    const content = render('dotenv PGPASSWORD=pg.token PG_SCOPE=kv.scope', value);
+    expect(dotenv.parse(content)).toEqual({ PGPASSWORD: value, PG_SCOPE: 'https://vault.azure.net/.default' });
   });
 
   it("refuses ', \\, $ and control characters, naming the variable but not the value", () => {
