@@ -8,6 +8,7 @@ import { ALL_FLAVOURS_TEXT, FLAVOUR_NAMES, parseFlavours, type Flavour } from '.
 import { checkAuthorityHost, checkClientId, checkTenantId, DEFAULT_AUTHORITY_HOST } from '../contract/identity.js';
 import { ONCE_FLAG, SIDECAR_ENV as E } from '../contract/sidecar-env.js';
 import { parseFilesSetting, type FileSpec } from '../contract/rendered-files.js';
+import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../identity/refresh-policy.js';
 import { normaliseScope, parseTargets as parseTargetsText, type Target } from '../contract/targets.js';
 
 /** The sidecar's whole configuration, validated once at start. */
@@ -31,6 +32,8 @@ export interface SidecarConfig {
   flavours: Flavour[];
   identityResourceId: string | undefined;
   once: boolean;
+  /** the product's policy, or a faster backoff for tests against a loopback emulator */
+  refreshPolicy: RefreshPolicy;
 }
 
 export const SIDECAR_OPTIONS: OptionSpec[] = [
@@ -51,6 +54,7 @@ export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'flavours', env: E.flavours, help: `protocol flavours served: ${FLAVOUR_NAMES.join(', ')} (imds and msi need only Metadata: true, like the real services)`, defaultText: ALL_FLAVOURS_TEXT },
   { flag: 'identity-resource-id', env: E.identityResourceId, help: 'ARM resource id of the user-assigned identity, so mi_res_id selectors naming it are accepted' },
   { flag: 'log-level', env: E.logLevel, help: 'debug, info, warn or error', defaultText: 'info' },
+  { flag: 'test-backoff', env: E.testBackoff, help: 'TESTS ONLY: <base>/<cap> retry backoff, e.g. 200ms/5s; refused unless the authority host is loopback (an emulator)', defaultText: '1s/60s' },
   { flag: ONCE_FLAG.slice(2), boolean: true, help: 'fetch every target, write the files and exit (init containers, Jobs)' },
 ];
 
@@ -123,7 +127,26 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     flavours: flavoursOf(str('flavours') ?? ALL_FLAVOURS_TEXT),
     identityResourceId: str('identity-resource-id') || undefined,
     once,
+    refreshPolicy: testBackoff(str('test-backoff'), authorityHost),
   };
+}
+
+/**
+ * The test-only backoff override: `<base>/<cap>` (e.g. `200ms/5s`), so process tests need not wait
+ * out the 60 s cap. Accepted only when the authority host is a loopback address — an emulator on
+ * the same machine — so no sidecar talking to Entra can run with it; the webhook never injects it.
+ */
+function testBackoff(text: string | undefined, authorityHost: string): RefreshPolicy {
+  if (text === undefined || text === '') return DEFAULT_REFRESH_POLICY;
+  const host = new URL(authorityHost).hostname.replace(/^\[|\]$/g, '');
+  if (!isLoopbackHost(host)) {
+    throw new ConfigError(spec('test-backoff'), `is for tests against a loopback Entra emulator only (the authority host is ${authorityHost}): remove it; sidecars talking to Entra back off from 1 s to 60 s`);
+  }
+  const [base, cap, extra] = text.split('/');
+  if (base === undefined || cap === undefined || extra !== undefined) throw new ConfigError(spec('test-backoff'), `must be <base>/<cap> such as 200ms/5s, got "${truncate(text)}"`);
+  const backoffBaseMs = parseDurationMs(base, spec('test-backoff'), 10, 60_000);
+  const backoffCapMs = parseDurationMs(cap, spec('test-backoff'), backoffBaseMs, 60_000);
+  return { ...DEFAULT_REFRESH_POLICY, backoffBaseMs, backoffCapMs };
 }
 
 function flavoursOf(text: string): Flavour[] {

@@ -20,6 +20,8 @@ export const SIDECAR_ENV = {
   flavours: 'ENTRA_SIDECAR_FLAVOURS',
   identityResourceId: 'ENTRA_SIDECAR_IDENTITY_RESOURCE_ID',
   logLevel: 'ENTRA_SIDECAR_LOG_LEVEL',
+  /** tests only: refused unless the authority host is a loopback emulator; never injected */
+  testBackoff: 'ENTRA_SIDECAR_TEST_BACKOFF',
   nodeOptions: 'NODE_OPTIONS',
 } as const;
 

@@ -1,5 +1,5 @@
 import {
-  MAX_RENDERED_BYTES, type DotenvSpec, type FileSpec, type PgpassSpec, type TemplateFilter, type TemplateSpec, type TokenRef,
+  MAX_RENDERED_BYTES, targetsUsed, type DotenvSpec, type FileSpec, type PgpassSpec, type TemplateFilter, type TemplateSpec, type TokenRef,
 } from '../contract/rendered-files.js';
 
 /** What a rendered file can read of a target's current token. */
@@ -21,25 +21,18 @@ export type Rendered = { ok: true; content: string } | { ok: false; problem: str
  * // { ok: true, content: 'db.example.com:5432:*:app:eyJ0…\n' }
  */
 export function renderFile(spec: FileSpec, tokens: ReadonlyMap<string, TokenFacts>): Rendered {
-  let r: Rendered;
-  try {
-    r = spec.kind === 'pgpass' ? renderPgpass(spec, tokens) : spec.kind === 'dotenv' ? renderDotenv(spec, tokens) : renderTemplate(spec, tokens);
-  } catch (err) {
-    if (err instanceof RenderProblem) return { ok: false, problem: err.message };
-    throw err;
-  }
+  const missing = targetsUsed(spec).find((t) => !tokens.has(t));
+  if (missing !== undefined) return { ok: false, problem: `has no token of target ${missing} yet` };
+  const r = spec.kind === 'pgpass' ? renderPgpass(spec, tokens) : spec.kind === 'dotenv' ? renderDotenv(spec, tokens) : renderTemplate(spec, tokens);
   if (r.ok && Buffer.byteLength(r.content, 'utf8') > MAX_RENDERED_BYTES) {
     return { ok: false, problem: `renders to ${Buffer.byteLength(r.content, 'utf8')} bytes; at most ${MAX_RENDERED_BYTES} are allowed` };
   }
   return r;
 }
 
-class RenderProblem extends Error {}
-
+/** A target's token facts; renderFile checked that every target the spec reads is there. */
 function facts(tokens: ReadonlyMap<string, TokenFacts>, target: string): TokenFacts {
-  const t = tokens.get(target);
-  if (!t) throw new RenderProblem(`has no token of target ${target} yet`);
-  return t;
+  return tokens.get(target) as TokenFacts;
 }
 
 /** A field's text: the token, expiry as unix seconds or RFC 3339 UTC (whole seconds), the scope. */
