@@ -13,6 +13,7 @@ export const SIDECAR_ENV = {
   sendCertificateChain: 'ENTRA_SIDECAR_SEND_CERTIFICATE_CHAIN',
   authorityHost: 'AZURE_AUTHORITY_HOST',
   tokens: 'ENTRA_SIDECAR_TOKENS',
+  files: 'ENTRA_SIDECAR_FILES',
   tokenDir: 'ENTRA_SIDECAR_TOKEN_DIR',
   fileMode: 'ENTRA_SIDECAR_FILE_MODE',
   listen: 'ENTRA_SIDECAR_LISTEN',

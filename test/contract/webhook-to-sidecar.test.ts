@@ -52,13 +52,15 @@ const podAnnotations = fc.record(
     'entra-sidecar.io/port': mostly(['42360', '9999'], ['1023', 'x']),
     'entra-sidecar.io/mount-path': mostly(['/tokens', '/var/run/secrets/entra'], ['/a/../b', '/']),
     'entra-sidecar.io/mode': mostly(['native', 'container'], ['init-only', 'sidecar']),
+    'entra-sidecar.io/file.pgpass': mostly(['pgpass target=pg host=db.example.com port=5432 user=app', 'pgpass target=storage host=* user="DB Admins"'], ['pgpass target=nope host=h user=u', 'pgpass host=h']),
+    'entra-sidecar.io/file.app.env': mostly(['dotenv PGPASSWORD=pg.token PG_UNTIL=pg.expires_at', 'template {{ storage.token | json }}'], ['dotenv 1=pg.token', 'template {{ pg.token']),
   },
   { requiredKeys: ['entra-sidecar.io/client-id'] },
 );
 
 /** Mostly federation; sometimes a client secret or certificate (then without the federated-only token-expiration), rarely both. */
 const credentialAnn = fc.oneof(
-  { arbitrary: fc.constant({}), weight: 6 },
+  { arbitrary: fc.constant({}), weight: 12 },
   { arbitrary: fc.record({ 'entra-sidecar.io/client-secret': mostly(['app-sp', 'app-sp/secret', 'a.b/c_d.txt'], ['App_SP', 'a/b/c', '/x', 'app/..']) }), weight: 2 },
   { arbitrary: fc.record({ 'entra-sidecar.io/client-certificate': mostly(['app-tls', 'app-cert/cert.pem'], ['x y', 'a/']) }), weight: 2 },
   { arbitrary: fc.constant({ 'entra-sidecar.io/client-secret': 'a', 'entra-sidecar.io/client-certificate': 'b' }), weight: 1 },
@@ -74,7 +76,7 @@ function podWith(annotations: Record<string, string>, restartPolicy: string): Po
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'app', namespace: 'team-a', annotations: { 'entra-sidecar.io/inject': 'true', ...annotations } },
-    spec: { serviceAccountName: 'app', restartPolicy, containers: [{ name: 'app', image: 'ghcr.io/example/app:1' }] },
+    spec: { serviceAccountName: 'app', restartPolicy, securityContext: { runAsUser: 1000 }, containers: [{ name: 'app', image: 'ghcr.io/example/app:1' }] },
   } as Pod;
 }
 
@@ -125,6 +127,12 @@ describe('every pod the webhook admits yields a sidecar that starts', () => {
           const kind = ann['entra-sidecar.io/client-secret'] !== undefined ? 'client_secret' : ann['entra-sidecar.io/client-certificate'] !== undefined ? 'client_certificate' : 'federated';
           expect(config.credential.kind).toBe(kind);
           expect(config.tokenDir).toBe(out.pod.spec.containers.find((a) => a.name === 'app')?.env?.find((e) => e.name === 'ENTRA_TOKEN_DIR')?.value);
+          // rendered files: the sidecar reads every file the webhook admitted, and runs as the
+          // app's user when one is a password file
+          const asked = Object.keys(ann).filter((k) => k.startsWith('entra-sidecar.io/file.')).map((k) => k.slice('entra-sidecar.io/file.'.length)).sort();
+          expect(config.files.map((f) => f.name)).toEqual(asked);
+          const pgpass = config.files.some((f) => f.kind === 'pgpass');
+          expect((c.securityContext as { runAsUser: number }).runAsUser).toBe(pgpass ? 1000 : 65532);
         }
         seen.started++;
       }),

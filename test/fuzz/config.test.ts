@@ -150,7 +150,7 @@ describe('parseSidecarConfig fuzz', () => {
         const given = [env.AZURE_FEDERATED_TOKEN_FILE, env.ENTRA_SIDECAR_CLIENT_SECRET_FILE, env.AZURE_CLIENT_SECRET, env.ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE, env.AZURE_CLIENT_CERTIFICATE_PATH].filter((v) => v !== undefined && v.trim() !== '');
         if (argv.every((a) => !/^--(federated-token-file|client-secret-file|client-certificate-file)/.test(a))) expect(given.length, JSON.stringify(env)).toBe(1);
         if (c.kind === 'client_certificate') expect(c.file.trim()).not.toBe('');
-        else expect(env.AZURE_CLIENT_CERTIFICATE_PASSWORD === undefined || env.AZURE_CLIENT_CERTIFICATE_PASSWORD === '').toBe(true);
+        else expect((env.AZURE_CLIENT_CERTIFICATE_PASSWORD ?? '').trim()).toBe('');
         if (c.kind === 'client_secret') expect(Boolean(c.file) !== Boolean(c.value)).toBe(true);
         expect(config.once || (config.identityHeader?.length ?? 0) >= 16).toBe(true);
         const names = config.targets.map((t) => t.name);
