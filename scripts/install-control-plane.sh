@@ -62,8 +62,6 @@ trap 'rm -rf "$work"' EXIT
 export CGO_ENABLED=0
 export GOFLAGS="-p=${CONTROL_PLANE_BUILD_JOBS:-2} -buildvcs=false"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-renice_self() { if command -v renice >/dev/null 2>&1; then renice -n 10 -p $$ >/dev/null 2>&1 || true; fi; }
-renice_self
 
 started=$(date +%s)
 log "building kube-apiserver and kubectl v$K8S_VERSION, etcd v$ETCD_VERSION with $(go version | cut -d' ' -f3) into $bin (cold: tens of minutes on 2 cores)"

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -222,15 +222,18 @@ export async function startControlPlane(bins: ControlPlaneBinaries): Promise<Con
         return r.body as never;
       },
       async kubectl(args, options = {}) {
-        const child = execFile(bins.kubectl, ['--kubeconfig', options.kubeconfig ?? adminKubeconfig, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 32 * 1024 * 1024 });
-        if (options.input !== undefined) child.stdin?.end(options.input);
-        else child.stdin?.end();
+        const child = spawn(bins.kubectl, ['--kubeconfig', options.kubeconfig ?? adminKubeconfig, `--cache-dir=${join(dir, 'kube-cache')}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        child.stdin.end(options.input ?? '');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
         return new Promise((resolve) => {
           let stdout = '';
           let stderr = '';
-          child.stdout?.on('data', (c: string) => (stdout += c));
-          child.stderr?.on('data', (c: string) => (stderr += c));
-          child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+          child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+          child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+          child.on('close', (code) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? -1, stdout, stderr });
+          });
         });
       },
       kubeconfigFor: (token, name) => writeKubeconfig(dir, name, url, caFile, token),

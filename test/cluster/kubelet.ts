@@ -51,15 +51,25 @@ export async function preparePodVolumes(cp: ControlPlane, pod: PodShape, parent:
     if (volume.projected) {
       const files: Record<string, string> = {};
       for (const source of volume.projected.sources) {
+        if (source.configMap) {
+          // kube-root-ca.crt: what kube-controller-manager's root-ca publisher would hold
+          if (source.configMap.name !== 'kube-root-ca.crt') throw new Error(`volume ${volume.name}: configMap ${source.configMap.name} not played here`);
+          for (const item of source.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }]) files[item.path] = cp.caPem;
+          continue;
+        }
+        if (source.downwardAPI) {
+          for (const item of source.downwardAPI.items) files[item.path] = resolveField(item.fieldRef?.fieldPath, pod, volume.name);
+          continue;
+        }
         const sat = source.serviceAccountToken;
-        if (!sat) throw new Error(`volume ${volume.name}: only serviceAccountToken projections are played here`);
+        if (!sat) throw new Error(`volume ${volume.name}: projection ${JSON.stringify(source)} not played here`);
         const { token } = await cp.createToken(pod.metadata.namespace as string, pod.spec.serviceAccountName ?? 'default', {
           audiences: sat.audience ? [sat.audience] : [],
           expirationSeconds: sat.expirationSeconds ?? 3600,
           boundPod: { name: pod.metadata.name, uid: pod.metadata.uid as string },
         });
         files[sat.path] = token;
-        tokens.set(volume.name, token);
+        if (!tokens.has(volume.name)) tokens.set(volume.name, token);
       }
       writer.write(dir, files, 0o644);
     } else if (volume.emptyDir !== undefined) {
@@ -81,17 +91,22 @@ export function resolveEnv(container: Container, pod: PodShape): Record<string, 
       out[e.name] = e.value;
       continue;
     }
-    const field = (e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef?.fieldPath;
-    const fields: Record<string, string | undefined> = {
-      'metadata.name': pod.metadata.name,
-      'metadata.namespace': pod.metadata.namespace,
-      'metadata.uid': pod.metadata.uid,
-      'spec.serviceAccountName': pod.spec.serviceAccountName,
-    };
-    if (field === undefined || fields[field] === undefined) throw new Error(`env ${e.name}: valueFrom not played here: ${JSON.stringify(e.valueFrom)}`);
-    out[e.name] = fields[field] as string;
+    out[e.name] = resolveField((e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef?.fieldPath, pod, `env ${e.name}`);
   }
   return out;
+}
+
+/** A downward-API field of the stored pod. Throws on a field not played here. */
+function resolveField(field: string | undefined, pod: PodShape, where: string): string {
+  const fields: Record<string, string | undefined> = {
+    'metadata.name': pod.metadata.name,
+    'metadata.namespace': pod.metadata.namespace,
+    'metadata.uid': pod.metadata.uid,
+    'spec.serviceAccountName': pod.spec.serviceAccountName,
+  };
+  const value = field === undefined ? undefined : fields[field];
+  if (value === undefined) throw new Error(`${where}: downward-API field ${field} not played here`);
+  return value;
 }
 
 export interface RunningContainer {

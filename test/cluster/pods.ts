@@ -1,3 +1,4 @@
+import { recordSecret } from '../helpers/audit.js';
 import type { ControlPlane, KubeResponse } from './control-plane.js';
 import { uniqueName } from './control-plane.js';
 
@@ -22,7 +23,17 @@ export type PodShape = {
     hostNetwork?: boolean;
     initContainers?: Container[];
     containers: Container[];
-    volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }[] }; emptyDir?: unknown }[];
+    volumes?: {
+      name: string;
+      projected?: {
+        sources: {
+          serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+          configMap?: { name: string; items?: { key: string; path: string }[] };
+          downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string } }[] };
+        }[];
+      };
+      emptyDir?: unknown;
+    }[];
   };
 };
 
@@ -44,8 +55,11 @@ export function podManifest(o: { name?: string; serviceAccount: string; annotati
 }
 
 /** Creates a pod through the API server (admission included); the answer is the stored pod or a Status. */
-export function createPod(cp: ControlPlane, namespace: string, pod: PodShape): Promise<KubeResponse<PodShape & { message?: string; code?: number; reason?: string }>> {
-  return cp.request('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
+export async function createPod(cp: ControlPlane, namespace: string, pod: PodShape): Promise<KubeResponse<PodShape & { message?: string; code?: number; reason?: string }>> {
+  const r = await cp.request<PodShape & { message?: string; code?: number; reason?: string }>('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
+  // the per-pod identity header is a secret: no log may contain it
+  if (r.status === 201) for (const c of containersOf(r.body)) recordSecret(envOf(c).ENTRA_SIDECAR_IDENTITY_HEADER ?? envOf(c).IDENTITY_HEADER);
+  return r;
 }
 
 /** Reads a pod back from the API server (what etcd stored). */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, serviceAccountSubject, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { signJwt } from '../../src/emulator/jwt.js';
 import { generateSigningKeySync } from '../../src/emulator/keys.js';
+import { SA_TOKEN_VOLUME } from '../../src/webhook/inject/volumes.js';
 import { ANNOTATION } from '../../src/webhook/annotations.js';
 import { recordSecret } from '../helpers/audit.js';
 import { ensureHelm } from '../chart/tools.js';
@@ -98,7 +99,7 @@ describe.skipIf(!bins || !helm || runtime)('tokens end to end: real TokenRequest
   it('the sidecar exchanges the pod-bound token with the emulator, and the app’s SDK client gets the token', async () => {
     const { pod, sidecar, volumes } = await admitAndStartSidecar('api');
     // the service-account token kubelet would project: issued by the real API server, bound to the pod
-    const saVolume = pod.spec.volumes?.find((v) => v.projected);
+    const saVolume = pod.spec.volumes?.find((v) => v.name === SA_TOKEN_VOLUME);
     const source = saVolume?.projected?.sources[0]?.serviceAccountToken;
     const saToken = decodeJwt(volumes.tokens.get(saVolume?.name as string) as string)?.payload as Record<string, unknown>;
     expect(saToken.iss).toBe(cp.issuer);

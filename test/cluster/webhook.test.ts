@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SA_TOKEN_VOLUME } from '../../src/webhook/inject/volumes.js';
 import { ANNOTATION, AZURE_WORKLOAD_IDENTITY, INJECTED_LABEL } from '../../src/webhook/annotations.js';
 import { ensureHelm } from '../chart/tools.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -59,7 +60,7 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
     expect(envOf(app).IDENTITY_HEADER).toBe(envOf(sidecar).ENTRA_SIDECAR_IDENTITY_HEADER);
     expect(envOf(app).AZURE_FEDERATED_TOKEN_FILE).toBeUndefined();
     expect(app?.volumeMounts?.some((m) => m.readOnly === true && m.mountPath === '/var/run/secrets/entra')).toBe(true);
-    const token = stored.spec.volumes?.find((v) => v.projected)?.projected?.sources[0]?.serviceAccountToken;
+    const token = stored.spec.volumes?.find((v) => v.name === SA_TOKEN_VOLUME)?.projected?.sources[0]?.serviceAccountToken;
     expect(token).toEqual({ audience: 'api://AzureADTokenExchange', expirationSeconds: 3600, path: 'token' });
     expect(stored.metadata.labels?.[INJECTED_LABEL]).toBe('true');
     expect(stored.metadata.annotations?.[ANNOTATION.status]).toBe('injected');
