@@ -69,8 +69,9 @@ log "building kube-apiserver and kubectl v$K8S_VERSION, etcd v$ETCD_VERSION with
 # --- kube-apiserver and kubectl -----------------------------------------------------------
 minor="${K8S_VERSION#1.}"   # 35.4 -> staging modules are v0.35.4
 mkdir -p "$work/k8s" "$work/bin"
-(
-  cd "$work/k8s"
+# (no subshells: bash runs the EXIT trap, which removes $work, when a subshell exits)
+cd "$work/k8s"
+{
   gomod="$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
   [ -s "$gomod" ] || { log "could not fetch the go.mod of k8s.io/kubernetes@v$K8S_VERSION"; exit 1; }
   go mod init local/k8sbin >/dev/null 2>&1
@@ -90,18 +91,19 @@ mkdir -p "$work/k8s" "$work/bin"
   t=$(date +%s)
   nice -n 10 go build -trimpath -ldflags "$ld" -o "$work/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
   log "kubectl built in $(( $(date +%s) - t )) s"
-)
+}
 
 # --- etcd -----------------------------------------------------------------------------------
 mkdir -p "$work/etcd"
-(
-  cd "$work/etcd"
+cd "$work/etcd"
+{
   go mod init local/etcdbin >/dev/null 2>&1
   go get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null
   t=$(date +%s)
   nice -n 10 go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
   log "etcd built in $(( $(date +%s) - t )) s"
-)
+}
+cd /
 
 "$work/bin/kube-apiserver" --version >&2
 "$work/bin/kubectl" version --client=true >&2

@@ -36,7 +36,7 @@ const MAX_BYTES = 1024 * 1024;
 
 function getJson(url: string, caPem: string | undefined, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', ca: caPem, timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
+    const req = request(url, { method: 'GET', ca: caPem, timeout: timeoutMs, headers: { accept: 'application/json, application/jwk-set+json' } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -84,6 +84,8 @@ describe.skipIf(!bins || !helm || runtime)('tokens end to end: real TokenRequest
   });
 
   async function admitAndStartSidecar(serviceAccount: string): Promise<{ pod: PodShape; sidecar: RunningContainer; volumes: Awaited<ReturnType<typeof preparePodVolumes>> }> {
+    // every pod here shares the host's loopback (no pod network namespace): one sidecar at a time
+    for (const c of running.splice(0)) await c.stop();
     const created = await createPod(cp, apps, podManifest({ serviceAccount, annotations: { ...INJECT, [ANNOTATION.tokens]: `storage=${SCOPE}` } }));
     expect(created.status, created.text.slice(0, 500)).toBe(201);
     const pod = await getPod(cp, apps, created.body.metadata.name);
