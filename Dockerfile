@@ -14,6 +14,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -28,7 +29,9 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+# Only the bundle runs (dist/cli.js and its chunks); tsc's per-module output and source maps stay behind.
+COPY --from=build /src/dist/cli.js ./dist/cli.js
+COPY --from=build /src/dist/chunks ./dist/chunks
 COPY package.json ./
 # The package's bin: `entra-sidecar` on PATH, as `npm install -g` would link it.
 RUN chmod 0755 /app/dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/entra-sidecar

@@ -1,8 +1,10 @@
+import { EntraSidecarError } from '../errors.js';
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import type { SidecarConfig } from '../config/sidecar.js';
 import type { AccessToken } from '../identity/access-token.js';
 import { systemClock } from '../identity/clock.js';
+import { backoffDelayMs } from '../identity/refresh-policy.js';
 import { ExchangeError } from '../identity/errors.js';
 import { createExchange, type Exchange } from '../identity/exchange.js';
 import { TokenStore, type EntryView } from '../identity/token-store.js';
@@ -58,6 +60,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     clock: systemClock,
     targets: config.targets,
     maxOnDemand: config.maxOnDemand,
+    policy: config.refreshPolicy,
     events: {
       refreshed(entry, token, durationMs) {
         const target = label(entry);
@@ -134,9 +137,13 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   };
 }
 
+/** Exchanges `--once` tries per target before it reports the failure. */
+const ONCE_ATTEMPTS = 4;
+
 /**
  * `sidecar --once`: fetch every target, write its files, and report. Transient failures are
- * retried a few times (an init container that fails is restarted, but slowly).
+ * retried a few times on the refresh policy's backoff (at least Entra's Retry-After; an init
+ * container that fails is restarted, but slowly).
  */
 export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
   const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
@@ -153,9 +160,10 @@ export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok:
       } catch (err) {
         const retryable = err instanceof ExchangeError ? err.retryable : false;
         const message = err instanceof Error ? err.message : String(err);
-        if (retryable && attempt < 4) {
-          log.warn({ target: t.name, attempt }, `token fetch failed, retrying: ${message}`);
-          await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        if (retryable && attempt < ONCE_ATTEMPTS && err instanceof ExchangeError) {
+          const waitMs = Math.min(backoffDelayMs(attempt, err, Math.random, config.refreshPolicy), config.refreshPolicy.backoffCapMs);
+          log.warn({ target: t.name, attempt, retryInMs: waitMs }, `token fetch failed, retrying: ${message}`);
+          await new Promise((r) => setTimeout(r, waitMs));
           continue;
         }
         if (err instanceof ExchangeError) log.error(failureFields(t.name, { scope: t.scope }, err, undefined, exchange, config), `token fetch failed: ${message}`);
@@ -207,7 +215,12 @@ function listen(server: http.Server, host: string, port: number, setting: string
 }
 
 /** A listener could not bind: a startup failure with a one-line message. */
-export class ListenError extends Error {}
+export class ListenError extends EntraSidecarError {
+  readonly code = 'LISTEN_FAILED' as const;
+  constructor(message: string) {
+    super(message, 'ListenError');
+  }
+}
 
 function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {

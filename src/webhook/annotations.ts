@@ -1,6 +1,7 @@
-import { ConfigError } from '../config/errors.js';
 import { truncate } from '../config/options.js';
-import { parseTargets } from '../config/sidecar.js';
+import { checkClientId, checkTenantId, isGuid, isTenantId } from '../contract/identity.js';
+import { formatTargets, MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
+import { parseTokenExpiration, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN } from '../contract/token-expiration.js';
 import { parseQuantity } from './quantity.js';
 import type { DefaultMode, MutationSettings } from './settings.js';
 
@@ -37,9 +38,8 @@ export const AZURE_WORKLOAD_IDENTITY = {
 export const INJECTED_LABEL = 'entra-sidecar.io/injected';
 export const STATUS_INJECTED = 'injected';
 
-export const TOKEN_EXPIRATION_MIN = 3600;
-export const TOKEN_EXPIRATION_MAX = 86400;
-export const MAX_TOKEN_TARGETS = 32;
+export { isGuid, isTenantId, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN };
+export const MAX_TOKEN_TARGETS = MAX_TARGETS;
 
 /** How the sidecar is placed in one pod. */
 export type InjectionMode = 'native' | 'container' | 'init-only';
@@ -128,11 +128,8 @@ export function renderAnnotationTable(): string {
   return ['| annotation | on | default | accepted values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** One token target: a file name and the scope it holds. */
-export interface TokenTarget {
-  name: string;
-  scope: string;
-}
+/** One token target: a file name and the scope it holds (the contract's `Target`). */
+export type TokenTarget = Target;
 
 /** Resolved per-pod injection options. */
 export interface InjectionOptions {
@@ -164,24 +161,12 @@ export interface ServiceAccountRef {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
 const RESERVED_PATHS = ['/var/run/secrets/kubernetes.io/serviceaccount', '/var/run/secrets/entra-sidecar'];
 
 /** True when the pod opted in: `entra-sidecar.io/inject: "true"`, case-insensitive. */
 export function isOptedIn(annotations: Record<string, string> | undefined): boolean {
   const v = annotations?.[ANNOTATION.inject];
   return typeof v === 'string' && v.trim().toLowerCase() === 'true';
-}
-
-/** A GUID, as Entra client ids are. */
-export function isGuid(value: string): boolean {
-  return GUID.test(value);
-}
-
-/** A tenant id: a GUID or a verified domain name. */
-export function isTenantId(value: string): boolean {
-  return GUID.test(value) || DOMAIN.test(value);
 }
 
 function quoted(value: string): string {
@@ -197,21 +182,11 @@ function quoted(value: string): string {
  * parseTokenTargets('storage=https://storage.azure.com/.default') // { targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] }
  */
 export function parseTokenTargets(value: string): { targets: TokenTarget[] } | { problem: string } {
-  let targets: TokenTarget[];
-  try {
-    targets = parseTargets(value, ANNOTATION.tokens);
-  } catch (err) {
-    if (err instanceof ConfigError) return { problem: err.problem };
-    throw err;
-  }
-  if (targets.length > MAX_TOKEN_TARGETS) return { problem: `has ${targets.length} targets; at most ${MAX_TOKEN_TARGETS} are allowed` };
-  return { targets };
+  return parseTargets(value);
 }
 
 /** Renders targets in the sidecar's `ENTRA_SIDECAR_TOKENS` form. */
-export function formatTokenTargets(targets: TokenTarget[]): string {
-  return targets.map((t) => `${t.name}=${t.scope}`).join(',');
-}
+export const formatTokenTargets = formatTargets;
 
 function parseBool(annotations: Record<string, string>, key: string, dflt: boolean, problems: string[]): boolean {
   const raw = annotations[key];
@@ -316,9 +291,11 @@ export function parseInjectionOptions(
     problems.push(
       `no client id: set the pod annotation ${ANNOTATION.clientId}, or the annotation ${ANNOTATION.clientId} (or ${AZURE_WORKLOAD_IDENTITY.clientId}) on ${saName}, to the application (client) id of the Entra app or managed identity`,
     );
-  } else if (!isGuid(client.value)) {
-    problems.push(`${client.where} must be a GUID (the application (client) id), got ${quoted(client.value)}`);
-  } else clientId = client.value;
+  } else {
+    const checked = checkClientId(client.value);
+    if (!checked.ok) problems.push(`${client.where} ${checked.problem}, got ${quoted(client.value)}`);
+    else clientId = checked.value;
+  }
 
   const tenant = pick([
     [pod, ANNOTATION.tenantId, 'pod'],
@@ -327,8 +304,9 @@ export function parseInjectionOptions(
   ]);
   let tenantId = settings.defaultTenantId ?? '';
   if (tenant) {
-    if (!isTenantId(tenant.value)) problems.push(`${tenant.where} must be a tenant GUID or domain, got ${quoted(tenant.value)}`);
-    else tenantId = tenant.value;
+    const checked = checkTenantId(tenant.value);
+    if (!checked.ok) problems.push(`${tenant.where} ${checked.problem}, got ${quoted(tenant.value)}`);
+    else tenantId = checked.value;
   } else if (!tenantId) {
     problems.push(
       `no tenant id: set the pod annotation ${ANNOTATION.tenantId}, or ${ANNOTATION.tenantId} (or ${AZURE_WORKLOAD_IDENTITY.tenantId}) on ${saName}, or install the webhook with a default tenant (--default-tenant-id)`,
@@ -346,11 +324,9 @@ export function parseInjectionOptions(
   let tokenExpirationSeconds = settings.tokenExpirationSeconds;
   const expRaw = pod[ANNOTATION.tokenExpiration];
   if (expRaw !== undefined) {
-    const v = expRaw.trim();
-    const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
-    if (!(n >= TOKEN_EXPIRATION_MIN && n <= TOKEN_EXPIRATION_MAX)) {
-      problems.push(`annotation ${ANNOTATION.tokenExpiration} must be whole seconds from ${TOKEN_EXPIRATION_MIN} to ${TOKEN_EXPIRATION_MAX}, got ${quoted(expRaw)}`);
-    } else tokenExpirationSeconds = n;
+    const parsed = parseTokenExpiration(expRaw);
+    if ('problem' in parsed) problems.push(`annotation ${ANNOTATION.tokenExpiration} ${parsed.problem}, got ${quoted(expRaw)}`);
+    else tokenExpirationSeconds = parsed.seconds;
   }
 
   const mode = resolveMode(pod, settings.mode, restartPolicy, problems);

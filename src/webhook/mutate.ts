@@ -5,12 +5,11 @@ import {
   parseAppOptions,
   parseInjectionOptions,
   STATUS_INJECTED,
-  TOKEN_EXPIRATION_MAX,
-  TOKEN_EXPIRATION_MIN,
   type AppOptions,
   type InjectionMode,
   type ServiceAccountRef,
 } from './annotations.js';
+import { parseTokenExpiration } from '../contract/token-expiration.js';
 import { addEnvIfAbsent, appEnv, type AppAccess, type AppEnvValues } from './inject/app-env.js';
 import { buildOnceInitContainer, ONCE_INIT_CONTAINER_NAME } from './inject/once-init-container.js';
 import { SIDECAR_ENV } from './inject/sidecar-common.js';
@@ -192,8 +191,9 @@ function markInjected(pod: Pod): void {
 }
 
 function expirationFrom(annotations: Record<string, string>, settings: MutationSettings): number {
-  const n = Number(annotations[ANNOTATION.tokenExpiration]?.trim());
-  return Number.isInteger(n) && n >= TOKEN_EXPIRATION_MIN && n <= TOKEN_EXPIRATION_MAX ? n : settings.tokenExpirationSeconds;
+  const raw = annotations[ANNOTATION.tokenExpiration];
+  const parsed = raw === undefined ? undefined : parseTokenExpiration(raw);
+  return parsed !== undefined && 'seconds' in parsed ? parsed.seconds : settings.tokenExpirationSeconds;
 }
 
 function skipWarnings(pod: Pod, app: AppOptions): string[] {

@@ -4,7 +4,7 @@
  * environment, and checking that what it got is exactly a token the emulator issued.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,10 +103,11 @@ export function maskJwts(text: string): string {
 
 /**
  * Runs a client program with only `env` (plus PATH and a fresh HOME) in its environment. Its
- * stdout and stderr go to the suite's audited logs; its result comes back on fd 3. Every token
- * in the result is recorded as a secret.
+ * stdout and stderr go to the suite's audited logs; its result comes back on fd 3, or in
+ * `resultFile` for a runtime that cannot write to an inherited pipe (the JVM). Every token in the
+ * result is recorded as a secret.
  */
-export async function runClient(name: string, command: string, args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<ClientRun> {
+export async function runClient(name: string, command: string, args: string[], env: Record<string, string>, timeoutMs = 30_000, resultFile?: string): Promise<ClientRun> {
   const home = mkdtempSync(join(tmpdir(), 'interop-home-'));
   const proc = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
@@ -123,7 +124,7 @@ export async function runClient(name: string, command: string, args: string[], e
   const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
   clearTimeout(timer);
   audit?.end();
-  const raw = Buffer.concat(resultChunks).toString('utf8');
+  const raw = resultFile !== undefined && existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : Buffer.concat(resultChunks).toString('utf8');
   let result: ClientResult;
   try {
     result = JSON.parse(raw) as ClientResult;

@@ -1,23 +1,11 @@
-import { formatTokenTargets, type InjectionOptions } from '../annotations.js';
+import { SIDECAR_ENV, SIDECAR_UID } from '../../contract/sidecar-env.js';
+import { formatTargets } from '../../contract/targets.js';
+import type { InjectionOptions } from '../annotations.js';
 import type { EnvVar } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
 import { SA_TOKEN_FILE } from './volumes.js';
 
-/** The sidecar's own environment contract (see the sidecar's configuration table). */
-export const SIDECAR_ENV = {
-  clientId: 'AZURE_CLIENT_ID',
-  tenantId: 'AZURE_TENANT_ID',
-  federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
-  authorityHost: 'AZURE_AUTHORITY_HOST',
-  tokens: 'ENTRA_SIDECAR_TOKENS',
-  tokenDir: 'ENTRA_SIDECAR_TOKEN_DIR',
-  listen: 'ENTRA_SIDECAR_LISTEN',
-  healthListen: 'ENTRA_SIDECAR_HEALTH_LISTEN',
-  identityHeader: 'ENTRA_SIDECAR_IDENTITY_HEADER',
-} as const;
-
-/** The user id the sidecar runs as (distroless "nonroot"). */
-export const SIDECAR_UID = 65532;
+export { SIDECAR_ENV, SIDECAR_UID };
 
 /**
  * Environment both the sidecar and its `--once` init container need to exchange tokens and write
@@ -30,7 +18,7 @@ export function exchangeEnv(options: InjectionOptions, settings: MutationSetting
     { name: SIDECAR_ENV.federatedTokenFile, value: SA_TOKEN_FILE },
     { name: SIDECAR_ENV.authorityHost, value: settings.authorityHost },
   ];
-  if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTokenTargets(options.tokens) });
+  if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTargets(options.tokens) });
   env.push({ name: SIDECAR_ENV.tokenDir, value: options.mountPath });
   return env;
 }
