@@ -67,6 +67,11 @@ describe('sidecar configuration', () => {
       { name: 'pg', scope: 'https://ossrdbms-aad.database.windows.net/.default' },
     ]);
   });
+  it.each(['0.0.0.0:42350', '10.1.2.3:42350', '[::]:42350', '192.0.2.2:42350', 'example.com:42350', '128.0.0.1:42350'])('refuses the token endpoint on %s, from the variable and from the flag', (listen) => {
+    const message = /^ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address \(127\.0\.0\.1 or \[::1\]\): the token endpoint must never be reachable from outside the pod, got "/;
+    expect(fail([], { ...base, ENTRA_SIDECAR_LISTEN: listen }).message).toMatch(message);
+    expect(fail([`--listen=${listen}`], { ...base, ENTRA_SIDECAR_LISTEN: '127.0.0.1:0' }).message).toMatch(message);
+  });
   it('tells loopback from other addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['0.0.0.0', '10.0.0.1', '::', '128.0.0.1', '127.0.0.256']) expect(isLoopbackHost(h)).toBe(false);
