@@ -14,7 +14,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIDECAR_NODE_OPTIONS } from '../../src/sidecar/runtime.js';
+import { SIDECAR_NODE_OPTIONS } from '../../src/contract/runtime.js';
 import { parseQuantity } from '../../src/webhook/quantity.js';
 import { DEFAULT_SIDECAR_SETTINGS } from '../../src/webhook/settings.js';
 import { metricsText, metricValue, startPair, STORAGE, type Pair } from './harness.js';
