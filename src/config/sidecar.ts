@@ -7,6 +7,7 @@ import { DEFAULT_ENDPOINT_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TOKEN_DIR, endpoint
 import { ALL_FLAVOURS_TEXT, FLAVOUR_NAMES, parseFlavours, type Flavour } from '../contract/flavours.js';
 import { checkAuthorityHost, checkClientId, checkTenantId, DEFAULT_AUTHORITY_HOST } from '../contract/identity.js';
 import { ONCE_FLAG, SIDECAR_ENV as E } from '../contract/sidecar-env.js';
+import { parseFilesSetting, type FileSpec } from '../contract/rendered-files.js';
 import { DEFAULT_REFRESH_POLICY, type RefreshPolicy } from '../identity/refresh-policy.js';
 import { normaliseScope, parseTargets as parseTargetsText, type Target } from '../contract/targets.js';
 
@@ -17,6 +18,8 @@ export interface SidecarConfig {
   federatedTokenFile: string;
   authorityHost: string;
   targets: Target[];
+  /** rendered files (pgpass, dotenv, template), written next to the token files */
+  files: FileSpec[];
   tokenDir: string;
   fileMode: number;
   listen: ListenAddress;
@@ -39,6 +42,7 @@ export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'federated-token-file', env: E.federatedTokenFile, help: 'projected service-account token, read afresh for every exchange (required)' },
   { flag: 'authority-host', env: E.authorityHost, help: 'authority host, for sovereign and private clouds too', defaultText: DEFAULT_AUTHORITY_HOST },
   { flag: 'tokens', env: E.tokens, help: 'comma-separated name=scope targets written as files', defaultText: 'none' },
+  { flag: 'files', env: E.files, help: 'rendered files as a JSON object of file name to spec, e.g. {"pgpass":"pgpass target=pg host=db.example.com user=app"} (README: Passwords for tools)', defaultText: 'none' },
   { flag: 'token-dir', env: E.tokenDir, help: 'folder for <name> and <name>.json', defaultText: DEFAULT_TOKEN_DIR },
   { flag: 'file-mode', env: E.fileMode, help: 'octal mode of the token files', defaultText: '0644' },
   { flag: 'listen', env: E.listen, help: 'token endpoint address (loopback only)', defaultText: endpointListen(DEFAULT_ENDPOINT_PORT) },
@@ -89,6 +93,9 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const authorityRaw = str('authority-host') ?? DEFAULT_AUTHORITY_HOST;
   const authorityHost = checked('authority-host', checkAuthorityHost(authorityRaw), authorityRaw);
   const targets = parseTargets(str('tokens') ?? '', spec('tokens'));
+  const filesParsed = parseFilesSetting(str('files') ?? '', targets.map((t) => t.name));
+  if (!filesParsed.ok) throw new ConfigError(spec('files'), filesParsed.problem);
+  const files = filesParsed.value;
   const tokenDir = str('token-dir') ?? DEFAULT_TOKEN_DIR;
   if (!tokenDir.startsWith('/')) throw new ConfigError(spec('token-dir'), `must be an absolute path, got "${truncate(tokenDir)}"`);
   const modeText = str('file-mode') ?? '0644';
@@ -113,7 +120,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const allowedScopes = allowedText ? allowedText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => checkScope(s, spec('allowed-scopes'))) : undefined;
 
   return {
-    clientId, tenantId, federatedTokenFile, authorityHost, targets, tokenDir, fileMode, listen, healthListen, identityHeader, allowedScopes,
+    clientId, tenantId, federatedTokenFile, authorityHost, targets, files, tokenDir, fileMode, listen, healthListen, identityHeader, allowedScopes,
     logLevel: parseLogLevel(str('log-level') ?? 'info', spec('log-level')),
     exchangeTimeoutMs: parseDurationMs(str('exchange-timeout') ?? '10s', spec('exchange-timeout'), 100, 120_000),
     maxOnDemand: parseInteger(str('max-on-demand') ?? '32', spec('max-on-demand'), 0, 1000),

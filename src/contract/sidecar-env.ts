@@ -8,6 +8,7 @@ export const SIDECAR_ENV = {
   federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
   authorityHost: 'AZURE_AUTHORITY_HOST',
   tokens: 'ENTRA_SIDECAR_TOKENS',
+  files: 'ENTRA_SIDECAR_FILES',
   tokenDir: 'ENTRA_SIDECAR_TOKEN_DIR',
   fileMode: 'ENTRA_SIDECAR_FILE_MODE',
   listen: 'ENTRA_SIDECAR_LISTEN',

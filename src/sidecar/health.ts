@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { bound, refusalResponse, serverOptions, type ListenerLimits } from '../http/bounded-listener.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { FileReadiness } from './rendered-files.js';
 
 /** Per-target readiness detail, without tokens. */
 export interface TargetReadiness {
@@ -14,7 +15,7 @@ export interface TargetReadiness {
 
 export interface HealthOptions {
   metrics: SidecarMetrics;
-  readiness: () => { ready: boolean; targets: TargetReadiness[] };
+  readiness: () => { ready: boolean; targets: TargetReadiness[]; files: FileReadiness[] };
 }
 
 /**
@@ -36,8 +37,9 @@ const NOT_FOUND = { error: 'not_found', message: 'This port serves /healthz, /re
 
 /**
  * The health listener: `/healthz` (alive: the event loop turns), `/readyz` (every configured
- * target holds a valid token and its files are written) and `/metrics`, on GET and HEAD. It never
- * serves tokens and never reads a request body. Plain node:http, bounded by HEALTH_LIMITS.
+ * target holds a valid token and its files, rendered files included, are written) and `/metrics`,
+ * on GET and HEAD. It never serves tokens and never reads a request body. Plain node:http, bounded
+ * by HEALTH_LIMITS.
  */
 export function createHealthServer(o: HealthOptions): http.Server {
   const server = http.createServer(serverOptions(HEALTH_LIMITS), (req, res) => {
@@ -58,7 +60,7 @@ export function createHealthServer(o: HealthOptions): http.Server {
     if (path === '/readyz') {
       const r = o.readiness();
       o.metrics.ready.set(r.ready ? 1 : 0);
-      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', targets: r.targets });
+      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', targets: r.targets, ...(r.files.length > 0 ? { files: r.files } : {}) });
     }
     if (path === '/metrics') {
       o.metrics.ready.set(o.readiness().ready ? 1 : 0);

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { createEndpointServer } from './endpoint/server.js';
 import { createHealthServer, type TargetReadiness } from './health.js';
 import { ON_DEMAND_TARGET, SidecarMetrics } from './metrics.js';
+import { RenderedFiles, type FileReadiness } from './rendered-files.js';
 import { removeStaleTempFiles, writeTokenFiles } from './token-files.js';
 
 /** A running sidecar, for tests and for shutdown. */
@@ -37,6 +38,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const writes = new Map<string, Promise<void>>();
   const label = (e: EntryView): string => e.name ?? ON_DEMAND_TARGET;
 
+  const rendered = new RenderedFiles({ dir: config.tokenDir, files: config.files, fileMode: config.fileMode, metrics, log });
+
   /** set by stop(): a write started after it could be cut off by the exit, leaving a temp file */
   let stopping = false;
   const writeFiles = (name: string, token: AccessToken): void => {
@@ -51,6 +54,9 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         log.error({ target: name, dir: config.tokenDir, code }, `cannot write token files for ${name} in ${config.tokenDir} (${code}): the endpoint keeps serving; the old files stay as they were`);
       }
+      // the files rendered from this target's token, each rewritten with the newest tokens
+      await rendered.tokenChanged(name, token);
+      log.debug({ target: name, files: rendered.usersOf(name).map((f) => f.name) }, 'files written');
     });
     writes.set(name, next);
   };
@@ -95,7 +101,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     },
   });
 
-  const readiness = (): { ready: boolean; targets: TargetReadiness[] } => {
+  const readiness = (): { ready: boolean; targets: TargetReadiness[]; files: FileReadiness[] } => {
     const now = Date.now();
     const byScope = new Map(store.entriesView().map((e) => [e.scope, e]));
     const targets = config.targets.map((t): TargetReadiness => {
@@ -104,7 +110,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       const fileWritten = (written.get(t.name) ?? 0) > now;
       return { name: t.name, scope: t.scope, ready: held && fileWritten, expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined, fileWritten, lastError: e?.lastError?.message };
     });
-    return { ready: targets.every((t) => t.ready), targets };
+    const files = rendered.readiness(now);
+    return { ready: targets.every((t) => t.ready) && files.every((f) => f.ready), targets, files };
   };
 
   const endpoint = createEndpointServer({
@@ -132,7 +139,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       // servers can close instead of waiting out the grace period
       exchange.close();
       const closing = Promise.all([closeServer(endpoint), closeServer(health)]);
-      await Promise.race([Promise.all([closing, ...writes.values()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
+      await Promise.race([Promise.all([closing, ...writes.values(), rendered.settled()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
     },
   };
 }
@@ -150,11 +157,13 @@ export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok:
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
   const failures: string[] = [];
+  const rendered = new RenderedFiles({ dir: config.tokenDir, files: config.files, fileMode: config.fileMode, log });
   await Promise.all(config.targets.map(async (t) => {
     for (let attempt = 1; ; attempt++) {
       try {
         const token = await exchange(t.scope);
         await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
+        await rendered.tokenChanged(t.name, token);
         log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
         return;
       } catch (err) {
@@ -174,6 +183,9 @@ export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok:
     }
   }));
   exchange.close();
+  await rendered.settled();
+  // a file is missing when its render failed, or when a target it reads failed (reported above)
+  if (failures.length === 0) failures.push(...rendered.failures());
   return { ok: failures.length === 0, failures };
 }
 

@@ -3,6 +3,8 @@ import { checkClientId, checkTenantId, isGuid, isTenantId } from '../contract/id
 import { formatTargets, MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
 import { parseTokenExpiration, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN } from '../contract/token-expiration.js';
 import { parseQuantity } from './quantity.js';
+import { parseFileAnnotations } from './rendered-files.js';
+import { FILE_ANNOTATION_PREFIX, MAX_FILES } from '../contract/rendered-files.js';
 import type { DefaultMode, MutationSettings } from './settings.js';
 
 /**
@@ -14,6 +16,8 @@ export const ANNOTATION = {
   clientId: 'entra-sidecar.io/client-id',
   tenantId: 'entra-sidecar.io/tenant-id',
   tokens: 'entra-sidecar.io/tokens',
+  /** one annotation per rendered file: `entra-sidecar.io/file.<name>` */
+  file: `${FILE_ANNOTATION_PREFIX}<name>`,
   tokenExpiration: 'entra-sidecar.io/token-expiration',
   skipContainers: 'entra-sidecar.io/skip-containers',
   mode: 'entra-sidecar.io/mode',
@@ -79,6 +83,13 @@ export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
     meaning: 'tokens fetched at start and kept fresh as files `<mount-path>/<name>` and `<name>.json`',
   },
   {
+    key: ANNOTATION.file,
+    on: 'pod',
+    default: 'none',
+    accepted: `\`pgpass …\`, \`dotenv …\` or \`template …\` (see [Passwords for tools](#passwords-for-tools)); at most ${MAX_FILES} files`,
+    meaning: 'a file `<mount-path>/<name>` rendered from the tokens in the shape a tool reads (libpq password file, dotenv, free template), rewritten on every refresh; a `pgpass` file makes the sidecar run as the app containers\' `runAsUser`',
+  },
+  {
     key: ANNOTATION.tokenExpiration,
     on: 'pod',
     default: String(TOKEN_EXPIRATION_MIN),
@@ -136,6 +147,10 @@ export interface InjectionOptions {
   clientId: string;
   tenantId: string;
   tokens: TokenTarget[];
+  /** rendered files: name → spec as annotated (validated) */
+  files: Record<string, string>;
+  /** set by the mutation when a password file needs the sidecar to run as the app's user */
+  runAsUser?: number;
   tokenExpirationSeconds: number;
   mode: InjectionMode;
   port: number;
@@ -321,6 +336,11 @@ export function parseInjectionOptions(
     else tokens = t.targets;
   }
 
+  let files: Record<string, string> = {};
+  const filesParsed = parseFileAnnotations(pod, tokens.map((t) => t.name));
+  if (!filesParsed.ok) problems.push(...filesParsed.problems);
+  else files = filesParsed.value.specs;
+
   let tokenExpirationSeconds = settings.tokenExpirationSeconds;
   const expRaw = pod[ANNOTATION.tokenExpiration];
   if (expRaw !== undefined) {
@@ -378,6 +398,7 @@ export function parseInjectionOptions(
       clientId,
       tenantId,
       tokens,
+      files,
       tokenExpirationSeconds,
       mode,
       port,

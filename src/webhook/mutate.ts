@@ -17,6 +17,8 @@ import { buildSidecarContainer, SIDECAR_CONTAINER_NAME } from './inject/sidecar-
 import { addAppMount, addMissingVolumes, injectedVolumes, reservedVolumeNamesInUse } from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
 import type { MutationSettings } from './settings.js';
+import { parseFileSpecs } from '../contract/rendered-files.js';
+import { passwordFileOwner } from './rendered-files.js';
 
 /** What the webhook decided for one pod. A `mutated` pod may equal the input (nothing to add). */
 export type MutationOutcome =
@@ -86,8 +88,11 @@ function injectFresh(
 ): MutationOutcome {
   const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
   if (!parsed.ok) return deny(parsed.problems);
-  const options = parsed.value;
   const problems: string[] = [];
+  const files = parseFileSpecs(parsed.value.files, parsed.value.tokens.map((t) => t.name));
+  const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
+  if (!owner.ok) problems.push(owner.problem);
+  const options = owner.ok && owner.uid !== undefined ? { ...parsed.value, runAsUser: owner.uid } : parsed.value;
 
   const takenNames = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
   if (takenNames.length > 0) problems.push(`the container name(s) ${takenNames.join(', ')} are reserved for entra-sidecar: rename the container`);

@@ -52,6 +52,8 @@ const podAnnotations = fc.record(
     'entra-sidecar.io/port': mostly(['42360', '9999'], ['1023', 'x']),
     'entra-sidecar.io/mount-path': mostly(['/tokens', '/var/run/secrets/entra'], ['/a/../b', '/']),
     'entra-sidecar.io/mode': mostly(['native', 'container'], ['init-only', 'sidecar']),
+    'entra-sidecar.io/file.pgpass': mostly(['pgpass target=pg host=db.example.com port=5432 user=app', 'pgpass target=storage host=* user="DB Admins"'], ['pgpass target=nope host=h user=u', 'pgpass host=h']),
+    'entra-sidecar.io/file.app.env': mostly(['dotenv PGPASSWORD=pg.token PG_UNTIL=pg.expires_at', 'template {{ storage.token | json }}'], ['dotenv 1=pg.token', 'template {{ pg.token']),
   },
   { requiredKeys: ['entra-sidecar.io/client-id'] },
 );
@@ -61,7 +63,7 @@ function podWith(annotations: Record<string, string>, restartPolicy: string): Po
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'app', namespace: 'team-a', annotations: { 'entra-sidecar.io/inject': 'true', ...annotations } },
-    spec: { serviceAccountName: 'app', restartPolicy, containers: [{ name: 'app', image: 'ghcr.io/example/app:1' }] },
+    spec: { serviceAccountName: 'app', restartPolicy, securityContext: { runAsUser: 1000 }, containers: [{ name: 'app', image: 'ghcr.io/example/app:1' }] },
   } as Pod;
 }
 
@@ -110,6 +112,12 @@ describe('every pod the webhook admits yields a sidecar that starts', () => {
           expect(config.clientId.toLowerCase()).toBe((ann['entra-sidecar.io/client-id'] ?? '').trim().toLowerCase());
           expect(config.authorityHost).toBe(settings.authorityHost);
           expect(config.tokenDir).toBe(out.pod.spec.containers.find((a) => a.name === 'app')?.env?.find((e) => e.name === 'ENTRA_TOKEN_DIR')?.value);
+          // rendered files: the sidecar reads every file the webhook admitted, and runs as the
+          // app's user when one is a password file
+          const asked = Object.keys(ann).filter((k) => k.startsWith('entra-sidecar.io/file.')).map((k) => k.slice('entra-sidecar.io/file.'.length)).sort();
+          expect(config.files.map((f) => f.name)).toEqual(asked);
+          const pgpass = config.files.some((f) => f.kind === 'pgpass');
+          expect((c.securityContext as { runAsUser: number }).runAsUser).toBe(pgpass ? 1000 : 65532);
         }
         seen.started++;
       }),

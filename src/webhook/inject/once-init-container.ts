@@ -22,7 +22,7 @@ export function buildOnceInitContainer(options: InjectionOptions, settings: Muta
     args: [SIDECAR_COMMAND, ONCE_FLAG],
     env: exchangeEnv(options, settings),
     resources: sidecarResources(options),
-    securityContext: sidecarSecurityContext(),
+    securityContext: sidecarSecurityContext(options.runAsUser),
     volumeMounts: sidecarVolumeMounts(options.mountPath),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };

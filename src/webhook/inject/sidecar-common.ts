@@ -1,4 +1,5 @@
 import { SIDECAR_ENV, SIDECAR_UID } from '../../contract/sidecar-env.js';
+import { formatFilesSetting } from '../../contract/rendered-files.js';
 import { formatTargets } from '../../contract/targets.js';
 import type { InjectionOptions } from '../annotations.js';
 import type { EnvVar } from '../pod.js';
@@ -19,15 +20,20 @@ export function exchangeEnv(options: InjectionOptions, settings: MutationSetting
     { name: SIDECAR_ENV.authorityHost, value: settings.authorityHost },
   ];
   if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTargets(options.tokens) });
+  if (Object.keys(options.files).length > 0) env.push({ name: SIDECAR_ENV.files, value: formatFilesSetting(options.files) });
   env.push({ name: SIDECAR_ENV.tokenDir, value: options.mountPath });
   return env;
 }
 
-/** Restricted-profile security context: non-root, read-only root, no privilege escalation, no capabilities. */
-export function sidecarSecurityContext(): Record<string, unknown> {
+/**
+ * Restricted-profile security context: non-root, read-only root, no privilege escalation, no
+ * capabilities. `runAsUser` is the image's nonroot user, or the app's user when the pod asks for a
+ * password file (libpq reads only a 0600 file its own user owns; see rendered-files.ts).
+ */
+export function sidecarSecurityContext(runAsUser: number = SIDECAR_UID): Record<string, unknown> {
   return {
     runAsNonRoot: true,
-    runAsUser: SIDECAR_UID,
+    runAsUser,
     runAsGroup: SIDECAR_UID,
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,

@@ -57,7 +57,7 @@ export function buildSidecarContainer(options: InjectionOptions, settings: Mutat
     ],
     ports: [{ name: METRICS_PORT_NAME, containerPort: settings.healthPort, protocol: 'TCP' }],
     resources: sidecarResources(options),
-    securityContext: sidecarSecurityContext(),
+    securityContext: sidecarSecurityContext(options.runAsUser),
     volumeMounts: sidecarVolumeMounts(options.mountPath),
     ...(native ? { startupProbe: { ...probe('/readyz', 1, 120), timeoutSeconds: 1 } } : {}),
     livenessProbe: probe('/healthz', 10, 3),
