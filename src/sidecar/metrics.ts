@@ -25,6 +25,7 @@ export class SidecarMetrics {
   readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files (rendered files included) are written, else 0.', registers: [this.registry] });
   readonly credentialInfo = new Gauge({ name: 'entra_sidecar_credential_info', help: 'The credential source the sidecar authenticates to Entra with (federated, client_secret, client_certificate); always 1.', labelNames: ['source'] as const, registers: [this.registry] });
   readonly credentialExpiry = new Gauge({ name: 'entra_sidecar_credential_expiry_timestamp_seconds', help: 'notAfter of the client certificate last read, as a unix timestamp (client certificates only).', registers: [this.registry] });
+  readonly connectionsShed = new Counter({ name: 'entra_sidecar_listener_connections_shed_total', help: 'Connections a listener (endpoint or health) dropped at its limits: evicted (the oldest slow or idle one, to make room), refused (503, no room) or body_budget (503, too many request bodies held).', labelNames: ['listener', 'reason'] as const, registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
 
   constructor() {
