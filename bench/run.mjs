@@ -28,6 +28,7 @@ const ROWS = [
   { key: '7', file: '7-webhook.mjs', title: 'row 7: webhook admission' },
   { key: '8', file: '8-fleet.mjs', title: 'row 8: fleet refresh load' },
   { key: '9', file: '9-refresh-cpu.mjs', title: 'row 9: CPU per refresh' },
+  { key: '10', file: '10-first-token.mjs', title: 'row 10: time to first token per language (app process start → token)' },
 ];
 const ALIASES = { 5: '3', '3b': 'audit' };
 
