@@ -22,10 +22,13 @@ const ROWS = [
   { key: '2', file: '2-coalescing.mjs', title: 'row 2: request coalescing' },
   { key: '1', file: '1-endpoint-throughput.mjs', title: 'row 1: endpoint throughput' },
   { key: '3', file: '3-5-idle-footprint.mjs', title: 'rows 3 and 5: idle RSS and CPU' },
+  { key: '3c', file: '3c-module-memory.mjs', title: 'row 3c: resident memory by module' },
   { key: '4', file: '4-memory-growth.mjs', title: 'row 4: memory growth under load' },
   { key: '6', file: '6-cold-start.mjs', title: 'row 6: cold start' },
   { key: '7', file: '7-webhook.mjs', title: 'row 7: webhook admission' },
   { key: '8', file: '8-fleet.mjs', title: 'row 8: fleet refresh load' },
+  { key: '9', file: '9-refresh-cpu.mjs', title: 'row 9: CPU per refresh' },
+  { key: '10', file: '10-first-token.mjs', title: 'row 10: time to first token per language (app process start → token)' },
 ];
 const ALIASES = { 5: '3', '3b': 'audit' };
 

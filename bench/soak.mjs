@@ -26,8 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startEmulator } from '../dist/emulator/index.js';
-import { SIDECAR_NODE_OPTIONS } from '../dist/sidecar/runtime.js';
+import { sidecarEnv, startEmulator } from '../dist/emulator/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -93,22 +92,8 @@ const logFile = createWriteStream(logPath);
 // diagnostics: node flags for the sidecar, e.g. SOAK_SIDECAR_NODE_ARGS=--trace-gc (lines land in its log)
 const nodeArgs = (process.env.SOAK_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const sidecar = spawn(process.execPath, [...nodeArgs, CLI, 'sidecar'], {
-  env: {
-    PATH: process.env.PATH,
-    NODE_EXTRA_CA_CERTS: emulator.caFile,
-    AZURE_CLIENT_ID: emulator.clientId,
-    AZURE_TENANT_ID: emulator.tenantId,
-    AZURE_FEDERATED_TOKEN_FILE: join(saDir, 'token'),
-    AZURE_AUTHORITY_HOST: emulator.url,
-    ENTRA_SIDECAR_TOKENS: 'storage=https://storage.azure.com/.default',
-    ENTRA_SIDECAR_TOKEN_DIR: tokenDir,
-    ENTRA_SIDECAR_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
-    ENTRA_SIDECAR_LOG_LEVEL: 'info',
-    // the runtime flags the webhook gives an injected sidecar
-    NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
-  },
+  // the env of an injected sidecar, runtime flags included, pointed at the emulator
+  env: { PATH: process.env.PATH, ...sidecarEnv(emulator, { tokenFile: join(saDir, 'token'), tokenDir, identityHeader, tokens: 'storage=https://storage.azure.com/.default' }) },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let crashed;

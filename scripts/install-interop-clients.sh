@@ -5,9 +5,10 @@
 #   python   a venv (Debian's /usr/bin/python3) with azure-identity, azure-storage-blob, aiohttp from PyPI
 #   go       two builds of test/interop/clients/go/main.go: azidentity (newest) and azidentity v1.8.x (before MSAL Go)
 #   java     azure-identity through azure-sdk-bom (+ slf4j-nop) from Maven Central, Probe.java compiled against it
-#   azurite  Azure Storage's emulator from npm (the newest whose engines allow Node 20)
+#   storage  Azure Storage's emulator (Azurite) and @azure/storage-blob + @azure/identity from npm, as
+#            test/interop/clients/storage/package.json pins them (--engine-strict: all run on Node 20)
 #
-#   scripts/install-interop-clients.sh [python] [go] [java] [azurite]     (none: all of them)
+#   scripts/install-interop-clients.sh [python] [go] [java] [storage]     (none: all of them)
 #
 # Prints one line per component: `<component> <folder>`. The cache is
 # ${ENTRA_SIDECAR_CACHE:-$HOME/.cache/entra-sidecar}/interop/<component>-<versions>-<source hash>;
@@ -26,7 +27,6 @@ PY_AIOHTTP=3.14.5
 GO_AZIDENTITY_NEW=v1.15.0
 GO_AZIDENTITY_OLD=v1.8.2
 JAVA_SDK_BOM=1.3.8
-AZURITE=3.35.0
 
 mkdir -p "$CACHE"
 log() { echo "install-interop-clients: $*" >&2; }
@@ -91,13 +91,14 @@ install_java() {
   )
 }
 
-install_azurite() {
+install_storage() {
   local dir=$1
-  (cd "$dir" && npm install --no-audit --no-fund --no-save --prefix . "azurite@$AZURITE" >&2)
+  cp "$CLIENTS/storage/package.json" "$dir/"
+  (cd "$dir" && npm install --engine-strict --no-audit --no-fund --loglevel=error >&2)
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(python go java azurite)
+[ ${#components[@]} -gt 0 ] || components=(python go java storage)
 for c in "${components[@]}"; do
   case "$c" in
     python) with_lock python "$CACHE/python-identity$PY_AZURE_IDENTITY-blob$PY_AZURE_STORAGE_BLOB-aiohttp$PY_AIOHTTP" install_python ;;
@@ -111,7 +112,7 @@ for c in "${components[@]}"; do
       command -v mvn >/dev/null && command -v javac >/dev/null || { log "java: mvn and javac must be on PATH (Debian: maven, openjdk-17-jdk-headless)"; exit 1; }
       with_lock java "$CACHE/java-sdk-bom$JAVA_SDK_BOM-$(hash_of "$CLIENTS/java/pom.xml" "$CLIENTS/java/Probe.java")" install_java
       ;;
-    azurite) with_lock azurite "$CACHE/azurite-$AZURITE" install_azurite ;;
-    *) log "unknown component $c: use python, go, java or azurite"; exit 1 ;;
+    storage) with_lock storage "$CACHE/storage-$(hash_of "$CLIENTS/storage/package.json")" install_storage ;;
+    *) log "unknown component $c: use python, go, java or storage"; exit 1 ;;
   esac
 done

@@ -28,40 +28,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Test files that need these start in parallel: one installs, the others wait for it and then
-# find everything in place.
-exec 9>/var/lock/entra-sidecar-interop-deps.lock
-flock -w 900 9 || { echo "install-interop-deps: another install held the lock for 15 minutes" >&2; exit 1; }
-if have_python_azure && have_curl; then
-  exit 0
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-
-retry() {
-  local attempt
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    if "$@"; then return 0; fi
-    echo "install-interop-deps: '$*' failed (attempt $attempt), retrying in 10 s (apt may be locked by another process)" >&2
-    sleep 10
-  done
-  return 1
-}
-
 packages=()
 have_python_azure || packages+=(python3-azure)
 have_curl || packages+=(curl)
-
-# Update the package lists once, and only when apt does not know a package yet.
-for p in "${packages[@]}"; do
-  if ! apt-cache show "$p" >/dev/null 2>&1; then
-    retry apt-get "${APT_OPTS[@]}" update -qq
-    break
-  fi
-done
-
-retry apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+"$(dirname "$0")/apt-install.sh" "${packages[@]}"
 
 if ! have_python_azure; then
   echo "install-interop-deps: python3-azure is installed but '$PYTHON -c \"import azure.identity\"' still fails" >&2

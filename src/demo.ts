@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './config/errors.js';
 import { parseDurationMs, parseListen, readOptions, renderHelp, type OptionSpec } from './config/options.js';
-import { startEmulator } from './emulator/index.js';
+import { sidecarEnv, startEmulator } from './emulator/index.js';
 
 const DEMO_OPTIONS: OptionSpec[] = [
   { flag: 'listen', help: 'token endpoint address', defaultText: '127.0.0.1:42350' },
@@ -47,16 +47,10 @@ export async function runDemo(argv: string[]): Promise<number> {
   const sidecar = spawn(process.execPath, [cli, 'sidecar'], {
     env: {
       PATH: process.env.PATH,
-      NODE_EXTRA_CA_CERTS: emulator.caFile,
-      AZURE_CLIENT_ID: emulator.clientId,
-      AZURE_TENANT_ID: emulator.tenantId,
-      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
-      AZURE_AUTHORITY_HOST: emulator.url,
-      ENTRA_SIDECAR_TOKENS: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default',
-      ENTRA_SIDECAR_TOKEN_DIR: tokenDir,
+      ...sidecarEnv(emulator, { tokenFile, tokenDir, identityHeader, tokens: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default' }),
+      // the demo's fixed ports (the env above has ephemeral ones)
       ENTRA_SIDECAR_LISTEN: listenText,
       ENTRA_SIDECAR_HEALTH_LISTEN: healthText,
-      ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

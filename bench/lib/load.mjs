@@ -4,15 +4,16 @@ import autocannon from 'autocannon';
 import { percentile } from './stats.mjs';
 
 /**
- * Runs autocannon for `duration` seconds (or `amount` requests) and returns requests/s over the
+ * Runs autocannon for `duration` seconds (or `amount` requests; `overallRate` caps requests/s
+ * across all connections, for latency at a steady rate) and returns requests/s over the
  * run, exact p50/p99 latencies in ms, and the count of non-2xx answers and errors.
  */
-export function load({ url, connections, duration, amount, requests, headers, method, body, warmupSeconds = 0 }) {
+export function load({ url, connections, duration, amount, requests, headers, method, body, overallRate, warmupSeconds = 0 }) {
   return new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16);
     let n = 0;
     let lastAt = 0;
-    const opts = Object.fromEntries(Object.entries({ url, connections, pipelining: 1, headers, method, body, requests }).filter(([, v]) => v !== undefined));
+    const opts = Object.fromEntries(Object.entries({ url, connections, pipelining: 1, headers, method, body, requests, overallRate }).filter(([, v]) => v !== undefined));
     if (amount !== undefined) opts.amount = amount;
     else opts.duration = duration;
     const run = () => {

@@ -30,13 +30,9 @@ export async function ensureNginx(log) {
   const found = findNginx();
   if (found) return { bin: found };
   if (process.getuid?.() !== 0) return { skipped: 'nginx is not installed and the bench is not root (apt-get install nginx to include the native floor)' };
-  log('installing nginx from Debian (apt-get) for the native floor of row 1…');
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const install = spawnSync('apt-get', ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', 'nginx'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (install.status === 0 && findNginx()) return { bin: findNginx() };
-    if (/Unable to locate package/.test(install.stderr)) spawnSync('apt-get', ['update', '-o', 'DPkg::Lock::Timeout=600'], { encoding: 'utf8' });
-    await sleep(5_000);
-  }
+  log('installing nginx from Debian (scripts/apt-install.sh) for the native floor of row 1…');
+  const install = spawnSync('bash', [new URL('../../scripts/apt-install.sh', import.meta.url).pathname, '--no-start-services', 'nginx'], { encoding: 'utf8' });
+  if (install.status === 0 && findNginx()) return { bin: findNginx() };
   return { skipped: 'nginx could not be installed with apt-get' };
 }
 

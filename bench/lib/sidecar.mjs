@@ -6,7 +6,7 @@ import { startProcess, sleep } from './proc.mjs';
 import { BUILD, CLI, importBuild, scratchDir } from './paths.mjs';
 
 /** The Node.js flags the webhook injects into the sidecar container (none for a build without them). */
-export const INJECTED_NODE_OPTIONS = existsSync(join(BUILD, 'sidecar', 'runtime.js')) ? (await importBuild('sidecar/runtime.js')).SIDECAR_NODE_OPTIONS ?? '' : '';
+export const INJECTED_NODE_OPTIONS = existsSync(join(BUILD, 'contract', 'runtime.js')) ? (await importBuild('contract/runtime.js')).SIDECAR_NODE_OPTIONS ?? '' : '';
 
 /** Three targets, like a pod that talks to storage, Key Vault and ARM. */
 export const THREE_TARGETS = 'storage=https://storage.azure.com/.default,vault=https://vault.azure.net/.default,arm=https://management.azure.com/.default';

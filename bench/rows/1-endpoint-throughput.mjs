@@ -77,11 +77,11 @@ export async function run(ctx) {
       }
       lines.push(resultLine({
         id: `1/${level}c rps`, what: `endpoint req/s, ${level} conn${level > 1 ? 's' : ''} (nginx ${s.nginx ? Math.round(rps('nginx')) : 'n/a'})`,
-        figure: round(rps('sidecar')), baseline: round(rps('bare')), ratio: round(rpsRatio), target: '≥ 0.6×', pass: rpsRatio >= 0.6, unit: 'req/s', details,
+        figure: round(rps('sidecar')), baseline: round(rps('bare')), ratio: round(rpsRatio), target: '≥ 0.8×', pass: rpsRatio >= 0.8, unit: 'req/s', details,
       }));
       lines.push(resultLine({
         id: `1/${level}c p99`, what: `endpoint p99, ${level} conn${level > 1 ? 's' : ''}`,
-        figure: round(p99('sidecar')), baseline: round(p99('bare')), ratio: round(p99Ratio), target: '≤ 2×', pass: p99Ratio <= 2, unit: 'ms',
+        figure: round(p99('sidecar')), baseline: round(p99('bare')), ratio: round(p99Ratio), target: '≤ 1.5×', pass: p99Ratio <= 1.5, unit: 'ms',
         details: { nginxP99Ms: s.nginx ? round(p99('nginx')) : null },
       }));
     }

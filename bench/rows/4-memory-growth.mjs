@@ -3,14 +3,17 @@
 // RSS after a warm-up. The requests cycle through the three protocol flavours. The warm-up is
 // 50 000 requests: under this load a bare node:http server's RSS stops growing by then (young
 // generation sized, code compiled). The bare server runs the same procedure alongside, so its
-// own growth is reported next to the sidecar's.
+// own growth is reported next to the sidecar's, and the sidecar's RSS after the requests is
+// compared with the bare server's after the same requests, both with the flags the webhook injects.
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { emulator, resultLine } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
 import { rssBytes, sleep, startProcess } from '../lib/proc.mjs';
-import { startSidecar } from '../lib/sidecar.mjs';
+import { INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
+
+const nodeOptions = process.env.BENCH_SIDECAR_NODE_OPTIONS ?? INJECTED_NODE_OPTIONS;
 import { median, MiB, ratio, round } from '../lib/stats.mjs';
 
 const CHECKPOINTS = 4;
@@ -36,7 +39,8 @@ export async function run(ctx) {
       const first = await fetch(`${sidecar.endpoint}${requests[0].path}`, { headers: requests[0].headers });
       const answerFile = join(scratchDir(), `row4-answer-${r}.json`);
       writeFileSync(answerFile, JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': 'no-store' }, body: await first.text() }));
-      bare = startProcess(`row4-bare-${r}`, process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir() });
+      // the runtime's floor under the same flags the sidecar runs with
+      bare = startProcess(`row4-bare-${r}`, process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir(), env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
       const { port } = await bare.waitForLine((l) => l.event === 'ready');
       samples.bare.push(await measure(`http://127.0.0.1:${port}`, bare.pid, requests, warmup, amount));
       const s = samples.sidecar[r];
@@ -49,8 +53,15 @@ export async function run(ctx) {
     }
   }
   const growth = median(samples.sidecar.map((s) => s.growth));
+  const after = median(samples.sidecar.map((s) => s.after));
+  const bareAfter = median(samples.bare.map((b) => b.after));
+  const afterRatio = median(samples.sidecar.map((s, i) => ratio(s.after, samples.bare[i].after)));
   return {
     lines: [resultLine({
+      id: '4 rss', what: `RSS after ${amount / 1000}k requests, 10 s tokens, vs bare node:http after the same requests (same flags)`,
+      figure: round(after / MiB), baseline: round(bareAfter / MiB), ratio: round(afterRatio), target: '≤ 1.3× and ≤ 64 MiB', pass: afterRatio <= 1.3 && after <= 64 * MiB, unit: 'MiB',
+      details: { nodeOptions, sidecarAfterMiB: samples.sidecar.map((s) => round(s.after / MiB)), bareAfterMiB: samples.bare.map((b) => round(b.after / MiB)) },
+    }), resultLine({
       id: '4', what: `RSS growth over ${amount / 1000}k requests, 10 s tokens (bare node:http: ${round(100 * median(samples.bare.map((b) => b.growth)))} %)`,
       figure: round(median(samples.sidecar.map((s) => s.after)) / MiB), baseline: round(median(samples.sidecar.map((s) => s.warm)) / MiB),
       ratio: round(1 + growth), target: '≤ 1.05× (≤ 5 % growth)', pass: growth <= 0.05, unit: 'MiB',

@@ -1,9 +1,10 @@
 // Row 7: webhook admission throughput and p99 at 10 connections with a realistic AdmissionReview
 // (a Deployment's pod: 2 containers, 1 init container; test/fixtures/admission-review.json) —
 // `entra-sidecar webhook` with file TLS and a fake API server, against a bare HTTPS server
-// answering the webhook's own response to that review (same certificate, same bytes). Reported
-// beside it: the same bare server made to JSON.parse each review first, the least any webhook
-// does, to show how much of the gap parsing alone accounts for.
+// answering the webhook's own response to that review (same certificate, same bytes), made to
+// read and JSON.parse each review first: the least any webhook does. Also p99 at a steady 50
+// admissions/s (what a busy API server sends) against the same baseline, and, reported beside
+// them, the old baseline that answers without reading the request.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import { loopbackTls } from '../lib/tls.mjs';
 const REVIEW = join(REPO, 'test', 'fixtures', 'admission-review.json');
 const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const TENANT_ID = '11111111-1111-4111-8111-111111111111';
+/** Admissions per second a busy API server sends, for the latency-at-steady-rate figure. */
+const STEADY_RATE = 50;
 
 /**
  * Starts `entra-sidecar webhook` (file TLS, a fake API server holding the review's
@@ -60,6 +63,7 @@ export async function run(ctx) {
   const runs = ctx.quick ? 1 : ctx.runs;
   const duration = ctx.quick ? 2 : 6;
   const warmup = ctx.quick ? 0.5 : 1;
+  const steadySeconds = ctx.quick ? 4 : 20;
   const dir = scratchDir();
   const w = await startWebhookUnderTest();
   let bare;
@@ -75,6 +79,7 @@ export async function run(ctx) {
     const parsePort = (await parsing.waitForLine((l) => l.event === 'ready')).port;
     const servers = [{ key: 'webhook', url }, { key: 'bare', url: `https://127.0.0.1:${barePort}/mutate` }, { key: 'parse', url: `https://127.0.0.1:${parsePort}/mutate` }];
     const samples = { webhook: [], bare: [], parse: [] };
+    const steady = { webhook: [], parse: [] };
     for (let r = 0; r < runs; r++) {
       for (const s of servers.map((_, i) => servers[(i + r) % servers.length])) {
         const res = await load({ url: s.url, method: 'POST', headers, body: review, connections: 10, duration, warmupSeconds: warmup });
@@ -82,21 +87,35 @@ export async function run(ctx) {
         samples[s.key].push(res);
         ctx.log(`  row 7: ${s.key.padEnd(7)} 10 conns  ${Math.round(res.rps)} req/s  p99 ${res.p99.toFixed(2)} ms`);
       }
+      // what a busy API server sends: a steady 50 admissions/s, latency of each
+      for (const key of r % 2 ? ['parse', 'webhook'] : ['webhook', 'parse']) {
+        const s = servers.find((x) => x.key === key);
+        const res = await load({ url: s.url, method: 'POST', headers, body: review, connections: 10, overallRate: STEADY_RATE, duration: steadySeconds });
+        if (res.non2xx || res.errors) throw new Error(`${key} at ${STEADY_RATE}/s: ${res.non2xx} non-2xx answers, ${res.errors} errors`);
+        steady[key].push(res);
+        ctx.log(`  row 7: ${key.padEnd(7)} steady ${STEADY_RATE}/s  ${res.requests} admissions  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms`);
+      }
     }
-    const rpsRatio = median(samples.webhook.map((x, i) => ratio(x.rps, samples.bare[i].rps)));
-    const p99Ratio = median(samples.webhook.map((x, i) => ratio(x.p99, samples.bare[i].p99)));
-    const parseRatio = median(samples.parse.map((x, i) => ratio(x.rps, samples.bare[i].rps)));
+    const paired = (a, b, f) => median(a.map((x, i) => ratio(f(x), f(b[i]))));
+    const rpsRatio = paired(samples.webhook, samples.parse, (x) => x.rps);
+    const p99Ratio = paired(samples.webhook, samples.parse, (x) => x.p99);
+    const oldRpsRatio = paired(samples.webhook, samples.bare, (x) => x.rps);
+    const oldP99Ratio = paired(samples.webhook, samples.bare, (x) => x.p99);
+    const parseRatio = paired(samples.parse, samples.bare, (x) => x.rps);
+    const steadyRatio = paired(steady.webhook, steady.parse, (x) => x.p99);
+    const fig = (list, f) => round(median(list.map(f)));
+    const per = (list) => list.map((x) => ({ rps: round(x.rps), requests: x.requests, p50Ms: round(x.p50), p99Ms: round(x.p99) }));
     const details = {
       runs, durationSeconds: duration, reviewBytes: Buffer.byteLength(review), patchBytes: Buffer.from(answer.response.patch, 'base64').length, apiServerRequests: w.api.requestCount(),
-      webhook: samples.webhook.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
-      bare: samples.bare.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
-      bareParsingReview: samples.parse.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
+      webhook: per(samples.webhook), bareParsingReview: per(samples.parse), bareFixedAnswer: per(samples.bare),
       bareParsingToBareRps: round(parseRatio),
     };
     return {
       lines: [
-        resultLine({ id: '7 rps', what: `webhook admissions/s, 10 conns (bare + JSON.parse only: ${round(parseRatio)}×)`, figure: round(median(samples.webhook.map((x) => x.rps))), baseline: round(median(samples.bare.map((x) => x.rps))), ratio: round(rpsRatio), target: '≥ 0.5×', pass: rpsRatio >= 0.5, unit: 'req/s', details }),
-        resultLine({ id: '7 p99', what: 'webhook admission p99, 10 conns', figure: round(median(samples.webhook.map((x) => x.p99))), baseline: round(median(samples.bare.map((x) => x.p99))), ratio: round(p99Ratio), target: '≤ 3×', pass: p99Ratio <= 3, unit: 'ms', details: {} }),
+        resultLine({ id: '7 rps', what: 'webhook admissions/s, 10 conns, vs bare HTTPS that JSON.parses each review', figure: fig(samples.webhook, (x) => x.rps), baseline: fig(samples.parse, (x) => x.rps), ratio: round(rpsRatio), target: '≥ 0.6×', pass: rpsRatio >= 0.6, unit: 'req/s', details }),
+        resultLine({ id: '7 p99', what: 'webhook admission p99, 10 conns, vs bare HTTPS + JSON.parse', figure: fig(samples.webhook, (x) => x.p99), baseline: fig(samples.parse, (x) => x.p99), ratio: round(p99Ratio), target: '≤ 2×', pass: p99Ratio <= 2, unit: 'ms', details: {} }),
+        resultLine({ id: `7 p99@${STEADY_RATE}/s`, what: `webhook admission p99 at a steady ${STEADY_RATE}/s, vs bare HTTPS + JSON.parse`, figure: fig(steady.webhook, (x) => x.p99), baseline: fig(steady.parse, (x) => x.p99), ratio: round(steadyRatio), target: 'reported', pass: null, unit: 'ms', details: { rate: STEADY_RATE, seconds: steadySeconds, webhook: per(steady.webhook), bareParsingReview: per(steady.parse) } }),
+        resultLine({ id: '7 old', what: `webhook admissions/s vs bare HTTPS answering without reading (old baseline; p99 ${round(oldP99Ratio)}×; parsing alone: ${round(parseRatio)}×)`, figure: fig(samples.webhook, (x) => x.rps), baseline: fig(samples.bare, (x) => x.rps), ratio: round(oldRpsRatio), target: 'reported', pass: null, unit: 'req/s', details: { p99RatioToBare: round(oldP99Ratio), bareP99Ms: fig(samples.bare, (x) => x.p99) } }),
       ],
     };
   } finally {

@@ -1,3 +1,5 @@
+import { EntraSidecarError } from '../errors.js';
+
 /**
  * A configuration value is missing or invalid. `setting` names the variable (and flag) the user
  * must fix; the message says what is wrong and what is accepted. Never carries a secret value.
@@ -5,13 +7,12 @@
  * @example
  * throw new ConfigError('AZURE_CLIENT_ID (--client-id)', 'is required: set it to the client id of the Entra app');
  */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends EntraSidecarError {
+  readonly code = 'CONFIG_INVALID' as const;
   constructor(
     readonly setting: string,
     readonly problem: string,
   ) {
-    super(`${setting} ${problem}`);
-    this.name = 'ConfigError';
+    super(`${setting} ${problem}`, 'ConfigError');
   }
 }

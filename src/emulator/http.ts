@@ -1,3 +1,4 @@
+import { EntraSidecarError } from '../errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Headers Entra sends on every token-endpoint and metadata response. */
@@ -27,7 +28,12 @@ export function send(res: ServerResponse, status: number, body: string, headers:
 }
 
 /** Thrown by readBody when the body exceeds the limit. */
-export class BodyTooLarge extends Error {}
+export class BodyTooLarge extends EntraSidecarError {
+  readonly code = 'BODY_TOO_LARGE' as const;
+  constructor(message = 'request body too large') {
+    super(message, 'BodyTooLarge');
+  }
+}
 
 /**
  * Reads a request body as UTF-8, up to `limit` bytes.

@@ -35,7 +35,7 @@ export type TokenDecision =
  * summarizeTokenRequest('tenant-guid', new URLSearchParams(body)).scope
  */
 export function summarizeTokenRequest(tenant: string, form: URLSearchParams): TokenRequestSummary {
-  const scope = form.get('scope') ?? '';
+  const scope = withoutOidcScopes(form.get('scope') ?? '');
   const clientId = form.get('client_id') ?? '';
   const assertion = form.get('client_assertion');
   const jwt = assertion ? decodeJwt(assertion) : undefined;
@@ -102,6 +102,19 @@ export function judgeTokenRequest(tenant: string, form: URLSearchParams, ctx: To
   const resource = summary.details.resource as string;
   if (ctx.unknownResources.has(resource)) return fail(500011);
   return { ok: true, summary, resource };
+}
+
+/**
+ * OpenID Connect scopes that MSAL libraries add to every token request (MSAL Go sends
+ * `<resource>/.default openid offline_access profile` for the client-credentials grant too), and
+ * that Entra ignores for it: the request is judged, recorded and faulted by its resource scope.
+ */
+const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
+
+function withoutOidcScopes(scope: string): string {
+  const parts = scope.split(/\s+/).filter((s) => s !== '');
+  const rest = parts.filter((s) => !OIDC_SCOPES.has(s));
+  return rest.length > 0 && rest.length < parts.length ? rest.join(' ') : scope;
 }
 
 function audiences(aud: unknown): string[] {

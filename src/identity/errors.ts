@@ -1,3 +1,5 @@
+import { EntraSidecarError } from '../errors.js';
+
 /** Why an exchange failed, as a bounded metric label: `AADSTS70021`, `http_503`, `network`, `timeout`, `tls`, `malformed_response`, `federated_token`. */
 export type FailureReason = string;
 
@@ -9,7 +11,10 @@ export type FailureReason = string;
  * @example
  * if (err instanceof ExchangeError && !err.retryable) log.error({ aadsts: err.aadsts }, err.message);
  */
-export class ExchangeError extends Error {
+export class ExchangeError extends EntraSidecarError {
+  get code(): 'EXCHANGE_FAILED' | 'FEDERATED_TOKEN_UNUSABLE' {
+    return this instanceof FederatedTokenError ? 'FEDERATED_TOKEN_UNUSABLE' : 'EXCHANGE_FAILED';
+  }
   constructor(
     message: string,
     readonly details: {
@@ -22,8 +27,7 @@ export class ExchangeError extends Error {
       correlationId?: string;
     },
   ) {
-    super(message);
-    this.name = 'ExchangeError';
+    super(message, 'ExchangeError');
   }
   get retryable(): boolean {
     return this.details.retryable;

@@ -3,11 +3,9 @@ import type { Clock } from './clock.js';
 import { ExchangeError } from './errors.js';
 import { backoffDelayMs, DEFAULT_REFRESH_POLICY, firstRefreshDelayMs, isServable, refreshDelayMs, type RefreshPolicy } from './refresh-policy.js';
 
-/** A configured target: a name for its files and metrics, and the scope it holds. */
-export interface Target {
-  name: string;
-  scope: string;
-}
+import type { Target } from '../contract/targets.js';
+
+export type { Target };
 
 /** What the store tells the outside world (files, metrics, logs) — never blocks the store. */
 export interface TokenStoreEvents {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import express from 'express';
 import type { SidecarMetrics } from './metrics.js';
+import type { FileReadiness } from './rendered-files.js';
 
 /** Per-target readiness detail, without tokens. */
 export interface TargetReadiness {
@@ -14,12 +15,12 @@ export interface TargetReadiness {
 
 export interface HealthOptions {
   metrics: SidecarMetrics;
-  readiness: () => { ready: boolean; targets: TargetReadiness[] };
+  readiness: () => { ready: boolean; targets: TargetReadiness[]; files: FileReadiness[] };
 }
 
 /**
  * The health listener: `/healthz` (alive: the event loop turns), `/readyz` (every configured
- * target holds a valid token and its files are written) and `/metrics`. It never serves tokens.
+ * target holds a valid token and its files, rendered files included, are written) and `/metrics`. It never serves tokens.
  */
 export function createHealthServer(o: HealthOptions): http.Server {
   const app = express();
@@ -33,7 +34,7 @@ export function createHealthServer(o: HealthOptions): http.Server {
   app.get('/readyz', (_req, res) => {
     const r = o.readiness();
     o.metrics.ready.set(r.ready ? 1 : 0);
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', targets: r.targets });
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', targets: r.targets, ...(r.files.length > 0 ? { files: r.files } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
     o.metrics.ready.set(o.readiness().ready ? 1 : 0);

@@ -1,8 +1,10 @@
+import { EntraSidecarError } from '../errors.js';
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import type { SidecarConfig } from '../config/sidecar.js';
 import type { AccessToken } from '../identity/access-token.js';
 import { systemClock } from '../identity/clock.js';
+import { backoffDelayMs } from '../identity/refresh-policy.js';
 import { ExchangeError } from '../identity/errors.js';
 import { createExchange, type Exchange } from '../identity/exchange.js';
 import { TokenStore, type EntryView } from '../identity/token-store.js';
@@ -10,6 +12,7 @@ import type { Logger } from '../log.js';
 import { createEndpointServer } from './endpoint/server.js';
 import { createHealthServer, type TargetReadiness } from './health.js';
 import { ON_DEMAND_TARGET, SidecarMetrics } from './metrics.js';
+import { RenderedFiles, type FileReadiness } from './rendered-files.js';
 import { removeStaleTempFiles, writeTokenFiles } from './token-files.js';
 
 /** A running sidecar, for tests and for shutdown. */
@@ -35,6 +38,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const writes = new Map<string, Promise<void>>();
   const label = (e: EntryView): string => e.name ?? ON_DEMAND_TARGET;
 
+  const rendered = new RenderedFiles({ dir: config.tokenDir, files: config.files, fileMode: config.fileMode, metrics, log });
+
   /** set by stop(): a write started after it could be cut off by the exit, leaving a temp file */
   let stopping = false;
   const writeFiles = (name: string, token: AccessToken): void => {
@@ -49,6 +54,9 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         log.error({ target: name, dir: config.tokenDir, code }, `cannot write token files for ${name} in ${config.tokenDir} (${code}): the endpoint keeps serving; the old files stay as they were`);
       }
+      // the files rendered from this target's token, each rewritten with the newest tokens
+      await rendered.tokenChanged(name, token);
+      log.debug({ target: name, files: rendered.usersOf(name).map((f) => f.name) }, 'files written');
     });
     writes.set(name, next);
   };
@@ -58,6 +66,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     clock: systemClock,
     targets: config.targets,
     maxOnDemand: config.maxOnDemand,
+    policy: config.refreshPolicy,
     events: {
       refreshed(entry, token, durationMs) {
         const target = label(entry);
@@ -92,7 +101,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     },
   });
 
-  const readiness = (): { ready: boolean; targets: TargetReadiness[] } => {
+  const readiness = (): { ready: boolean; targets: TargetReadiness[]; files: FileReadiness[] } => {
     const now = Date.now();
     const byScope = new Map(store.entriesView().map((e) => [e.scope, e]));
     const targets = config.targets.map((t): TargetReadiness => {
@@ -101,7 +110,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       const fileWritten = (written.get(t.name) ?? 0) > now;
       return { name: t.name, scope: t.scope, ready: held && fileWritten, expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined, fileWritten, lastError: e?.lastError?.message };
     });
-    return { ready: targets.every((t) => t.ready), targets };
+    const files = rendered.readiness(now);
+    return { ready: targets.every((t) => t.ready) && files.every((f) => f.ready), targets, files };
   };
 
   const endpoint = createEndpointServer({
@@ -129,33 +139,40 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       // servers can close instead of waiting out the grace period
       exchange.close();
       const closing = Promise.all([closeServer(endpoint), closeServer(health)]);
-      await Promise.race([Promise.all([closing, ...writes.values()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
+      await Promise.race([Promise.all([closing, ...writes.values(), rendered.settled()]), new Promise((r) => setTimeout(r, 4_000).unref())]);
     },
   };
 }
 
+/** Exchanges `--once` tries per target before it reports the failure. */
+const ONCE_ATTEMPTS = 4;
+
 /**
  * `sidecar --once`: fetch every target, write its files, and report. Transient failures are
- * retried a few times (an init container that fails is restarted, but slowly).
+ * retried a few times on the refresh policy's backoff (at least Entra's Retry-After; an init
+ * container that fails is restarted, but slowly).
  */
 export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
   const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, federatedTokenFile: config.federatedTokenFile, timeoutMs: config.exchangeTimeoutMs });
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
   const failures: string[] = [];
+  const rendered = new RenderedFiles({ dir: config.tokenDir, files: config.files, fileMode: config.fileMode, log });
   await Promise.all(config.targets.map(async (t) => {
     for (let attempt = 1; ; attempt++) {
       try {
         const token = await exchange(t.scope);
         await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
+        await rendered.tokenChanged(t.name, token);
         log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
         return;
       } catch (err) {
         const retryable = err instanceof ExchangeError ? err.retryable : false;
         const message = err instanceof Error ? err.message : String(err);
-        if (retryable && attempt < 4) {
-          log.warn({ target: t.name, attempt }, `token fetch failed, retrying: ${message}`);
-          await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        if (retryable && attempt < ONCE_ATTEMPTS && err instanceof ExchangeError) {
+          const waitMs = Math.min(backoffDelayMs(attempt, err, Math.random, config.refreshPolicy), config.refreshPolicy.backoffCapMs);
+          log.warn({ target: t.name, attempt, retryInMs: waitMs }, `token fetch failed, retrying: ${message}`);
+          await new Promise((r) => setTimeout(r, waitMs));
           continue;
         }
         if (err instanceof ExchangeError) log.error(failureFields(t.name, { scope: t.scope }, err, undefined, exchange, config), `token fetch failed: ${message}`);
@@ -166,6 +183,9 @@ export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok:
     }
   }));
   exchange.close();
+  await rendered.settled();
+  // a file is missing when its render failed, or when a target it reads failed (reported above)
+  if (failures.length === 0) failures.push(...rendered.failures());
   return { ok: failures.length === 0, failures };
 }
 
@@ -207,7 +227,12 @@ function listen(server: http.Server, host: string, port: number, setting: string
 }
 
 /** A listener could not bind: a startup failure with a one-line message. */
-export class ListenError extends Error {}
+export class ListenError extends EntraSidecarError {
+  readonly code = 'LISTEN_FAILED' as const;
+  constructor(message: string) {
+    super(message, 'ListenError');
+  }
+}
 
 function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {

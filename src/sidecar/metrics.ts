@@ -21,7 +21,8 @@ export class SidecarMetrics {
   readonly federatedTokenExpiry = new Gauge({ name: 'entra_sidecar_federated_token_expiry_timestamp_seconds', help: 'Expiry of the projected service-account token last read, as a unix timestamp.', registers: [this.registry] });
   readonly tokensHeld = new Gauge({ name: 'entra_sidecar_tokens_held', help: 'Scopes currently holding a valid token (configured targets and on-demand scopes).', registers: [this.registry] });
   readonly fileWriteErrors = new Counter({ name: 'entra_sidecar_token_file_write_errors_total', help: 'Failed writes of token files by target.', labelNames: ['target'] as const, registers: [this.registry] });
-  readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files are written, else 0.', registers: [this.registry] });
+  readonly renderFailures = new Counter({ name: 'entra_sidecar_render_failures_total', help: 'Rendered files (entra-sidecar.io/file.<name>) not rewritten after a token changed, by file and reason (render: the token cannot be written in that format; write: a file system error). The previous file stays.', labelNames: ['file', 'reason'] as const, registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files (rendered files included) are written, else 0.', registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
 
   constructor() {

@@ -1,7 +1,10 @@
-import { ConfigError } from '../config/errors.js';
 import { truncate } from '../config/options.js';
-import { parseTargets } from '../config/sidecar.js';
+import { checkClientId, checkTenantId, isGuid, isTenantId } from '../contract/identity.js';
+import { formatTargets, MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
+import { parseTokenExpiration, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN } from '../contract/token-expiration.js';
 import { parseQuantity } from './quantity.js';
+import { parseFileAnnotations } from './rendered-files.js';
+import { FILE_ANNOTATION_PREFIX, MAX_FILES } from '../contract/rendered-files.js';
 import type { DefaultMode, MutationSettings } from './settings.js';
 
 /**
@@ -13,6 +16,8 @@ export const ANNOTATION = {
   clientId: 'entra-sidecar.io/client-id',
   tenantId: 'entra-sidecar.io/tenant-id',
   tokens: 'entra-sidecar.io/tokens',
+  /** one annotation per rendered file: `entra-sidecar.io/file.<name>` */
+  file: `${FILE_ANNOTATION_PREFIX}<name>`,
   tokenExpiration: 'entra-sidecar.io/token-expiration',
   skipContainers: 'entra-sidecar.io/skip-containers',
   mode: 'entra-sidecar.io/mode',
@@ -37,9 +42,8 @@ export const AZURE_WORKLOAD_IDENTITY = {
 export const INJECTED_LABEL = 'entra-sidecar.io/injected';
 export const STATUS_INJECTED = 'injected';
 
-export const TOKEN_EXPIRATION_MIN = 3600;
-export const TOKEN_EXPIRATION_MAX = 86400;
-export const MAX_TOKEN_TARGETS = 32;
+export { isGuid, isTenantId, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN };
+export const MAX_TOKEN_TARGETS = MAX_TARGETS;
 
 /** How the sidecar is placed in one pod. */
 export type InjectionMode = 'native' | 'container' | 'init-only';
@@ -77,6 +81,13 @@ export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
     default: 'empty (endpoint only)',
     accepted: `\`name=scope,...\` (name: letters, digits, \`.\`, \`_\`, \`-\`; at most ${MAX_TOKEN_TARGETS})`,
     meaning: 'tokens fetched at start and kept fresh as files `<mount-path>/<name>` and `<name>.json`',
+  },
+  {
+    key: ANNOTATION.file,
+    on: 'pod',
+    default: 'none',
+    accepted: `\`pgpass …\`, \`dotenv …\` or \`template …\` (see [Passwords for tools](#passwords-for-tools)); at most ${MAX_FILES} files`,
+    meaning: 'a file `<mount-path>/<name>` rendered from the tokens in the shape a tool reads (libpq password file, dotenv, free template), rewritten on every refresh; a `pgpass` file makes the sidecar run as the app containers\' `runAsUser`',
   },
   {
     key: ANNOTATION.tokenExpiration,
@@ -128,17 +139,18 @@ export function renderAnnotationTable(): string {
   return ['| annotation | on | default | accepted values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** One token target: a file name and the scope it holds. */
-export interface TokenTarget {
-  name: string;
-  scope: string;
-}
+/** One token target: a file name and the scope it holds (the contract's `Target`). */
+export type TokenTarget = Target;
 
 /** Resolved per-pod injection options. */
 export interface InjectionOptions {
   clientId: string;
   tenantId: string;
   tokens: TokenTarget[];
+  /** rendered files: name → spec as annotated (validated) */
+  files: Record<string, string>;
+  /** set by the mutation when a password file needs the sidecar to run as the app's user */
+  runAsUser?: number;
   tokenExpirationSeconds: number;
   mode: InjectionMode;
   port: number;
@@ -164,24 +176,12 @@ export interface ServiceAccountRef {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
 const RESERVED_PATHS = ['/var/run/secrets/kubernetes.io/serviceaccount', '/var/run/secrets/entra-sidecar'];
 
 /** True when the pod opted in: `entra-sidecar.io/inject: "true"`, case-insensitive. */
 export function isOptedIn(annotations: Record<string, string> | undefined): boolean {
   const v = annotations?.[ANNOTATION.inject];
   return typeof v === 'string' && v.trim().toLowerCase() === 'true';
-}
-
-/** A GUID, as Entra client ids are. */
-export function isGuid(value: string): boolean {
-  return GUID.test(value);
-}
-
-/** A tenant id: a GUID or a verified domain name. */
-export function isTenantId(value: string): boolean {
-  return GUID.test(value) || DOMAIN.test(value);
 }
 
 function quoted(value: string): string {
@@ -197,21 +197,11 @@ function quoted(value: string): string {
  * parseTokenTargets('storage=https://storage.azure.com/.default') // { targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] }
  */
 export function parseTokenTargets(value: string): { targets: TokenTarget[] } | { problem: string } {
-  let targets: TokenTarget[];
-  try {
-    targets = parseTargets(value, ANNOTATION.tokens);
-  } catch (err) {
-    if (err instanceof ConfigError) return { problem: err.problem };
-    throw err;
-  }
-  if (targets.length > MAX_TOKEN_TARGETS) return { problem: `has ${targets.length} targets; at most ${MAX_TOKEN_TARGETS} are allowed` };
-  return { targets };
+  return parseTargets(value);
 }
 
 /** Renders targets in the sidecar's `ENTRA_SIDECAR_TOKENS` form. */
-export function formatTokenTargets(targets: TokenTarget[]): string {
-  return targets.map((t) => `${t.name}=${t.scope}`).join(',');
-}
+export const formatTokenTargets = formatTargets;
 
 function parseBool(annotations: Record<string, string>, key: string, dflt: boolean, problems: string[]): boolean {
   const raw = annotations[key];
@@ -316,9 +306,11 @@ export function parseInjectionOptions(
     problems.push(
       `no client id: set the pod annotation ${ANNOTATION.clientId}, or the annotation ${ANNOTATION.clientId} (or ${AZURE_WORKLOAD_IDENTITY.clientId}) on ${saName}, to the application (client) id of the Entra app or managed identity`,
     );
-  } else if (!isGuid(client.value)) {
-    problems.push(`${client.where} must be a GUID (the application (client) id), got ${quoted(client.value)}`);
-  } else clientId = client.value;
+  } else {
+    const checked = checkClientId(client.value);
+    if (!checked.ok) problems.push(`${client.where} ${checked.problem}, got ${quoted(client.value)}`);
+    else clientId = checked.value;
+  }
 
   const tenant = pick([
     [pod, ANNOTATION.tenantId, 'pod'],
@@ -327,8 +319,9 @@ export function parseInjectionOptions(
   ]);
   let tenantId = settings.defaultTenantId ?? '';
   if (tenant) {
-    if (!isTenantId(tenant.value)) problems.push(`${tenant.where} must be a tenant GUID or domain, got ${quoted(tenant.value)}`);
-    else tenantId = tenant.value;
+    const checked = checkTenantId(tenant.value);
+    if (!checked.ok) problems.push(`${tenant.where} ${checked.problem}, got ${quoted(tenant.value)}`);
+    else tenantId = checked.value;
   } else if (!tenantId) {
     problems.push(
       `no tenant id: set the pod annotation ${ANNOTATION.tenantId}, or ${ANNOTATION.tenantId} (or ${AZURE_WORKLOAD_IDENTITY.tenantId}) on ${saName}, or install the webhook with a default tenant (--default-tenant-id)`,
@@ -343,14 +336,17 @@ export function parseInjectionOptions(
     else tokens = t.targets;
   }
 
+  let files: Record<string, string> = {};
+  const filesParsed = parseFileAnnotations(pod, tokens.map((t) => t.name));
+  if (!filesParsed.ok) problems.push(...filesParsed.problems);
+  else files = filesParsed.value.specs;
+
   let tokenExpirationSeconds = settings.tokenExpirationSeconds;
   const expRaw = pod[ANNOTATION.tokenExpiration];
   if (expRaw !== undefined) {
-    const v = expRaw.trim();
-    const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
-    if (!(n >= TOKEN_EXPIRATION_MIN && n <= TOKEN_EXPIRATION_MAX)) {
-      problems.push(`annotation ${ANNOTATION.tokenExpiration} must be whole seconds from ${TOKEN_EXPIRATION_MIN} to ${TOKEN_EXPIRATION_MAX}, got ${quoted(expRaw)}`);
-    } else tokenExpirationSeconds = n;
+    const parsed = parseTokenExpiration(expRaw);
+    if ('problem' in parsed) problems.push(`annotation ${ANNOTATION.tokenExpiration} ${parsed.problem}, got ${quoted(expRaw)}`);
+    else tokenExpirationSeconds = parsed.seconds;
   }
 
   const mode = resolveMode(pod, settings.mode, restartPolicy, problems);
@@ -402,6 +398,7 @@ export function parseInjectionOptions(
       clientId,
       tenantId,
       tokens,
+      files,
       tokenExpirationSeconds,
       mode,
       port,

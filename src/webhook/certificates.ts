@@ -1,6 +1,6 @@
-import { createPrivateKey, generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import { createCertificate, pemLf } from '../x509.js';
 import type { KeyPair } from './tls.js';
 
 const generateRsa = promisify(generateKeyPair);
@@ -20,12 +20,6 @@ async function rsaKeyPair(): Promise<{ publicKey: string; privateKey: string }> 
   });
 }
 
-function serialNumber(): string {
-  const b = randomBytes(16);
-  b[0] = (b[0] as number) & 0x7f; // positive
-  return b.toString('hex');
-}
-
 /**
  * A self-signed CA for the webhook's serving certificate (RSA 2048, SHA-256). Keys are generated
  * off the event loop.
@@ -35,62 +29,43 @@ function serialNumber(): string {
  */
 export async function createCertificateAuthority(commonName: string, validDays: number, now: Date): Promise<CertificateAuthority> {
   const keys = await rsaKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKey);
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + validDays * DAY_MS);
-  const subject = [
-    { name: 'commonName', value: commonName },
-    { name: 'organizationName', value: 'entra-sidecar' },
-  ];
-  cert.setSubject(subject);
-  cert.setIssuer(subject);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(keys.privateKey), forge.md.sha256.create());
-  return { cert: pemLf(forge.pki.certificateToPem(cert)), key: keys.privateKey };
+  const built = createCertificate({
+    commonName,
+    organizationName: 'entra-sidecar',
+    publicKeyPem: keys.publicKey,
+    signingKeyPem: keys.privateKey,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    notAfter: new Date(now.getTime() + validDays * DAY_MS),
+    ca: true,
+  });
+  return { cert: built.certPem, key: keys.privateKey };
 }
 
 /**
- * A serving certificate for `dnsNames` (the first is also the subject CN), signed by `ca`.
+ * A serving certificate for `dnsNames` (the first is also the subject CN), signed by `ca`, never
+ * outliving it.
  *
  * @example
  * await issueServingCertificate(ca, ['svc.ns.svc', 'svc.ns.svc.cluster.local'], 365, new Date());
  */
 export async function issueServingCertificate(ca: CertificateAuthority, dnsNames: string[], validDays: number, now: Date): Promise<KeyPair> {
   const keys = await rsaKeyPair();
-  const caCert = forge.pki.certificateFromPem(ca.cert);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKey);
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000);
-  const notAfter = Math.min(now.getTime() + validDays * DAY_MS, caCert.validity.notAfter.getTime());
-  cert.validity.notAfter = new Date(notAfter);
-  cert.setSubject([{ name: 'commonName', value: dnsNames[0] as string }]);
-  cert.setIssuer(caCert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2, value })) },
-    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.key), forge.md.sha256.create());
-  return { cert: pemLf(forge.pki.certificateToPem(cert)), key: keys.privateKey };
+  const caNotAfter = new Date(new X509Certificate(ca.cert).validTo).getTime();
+  const built = createCertificate({
+    commonName: dnsNames[0] as string,
+    publicKeyPem: keys.publicKey,
+    issuerCertPem: ca.cert,
+    signingKeyPem: ca.key,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    notAfter: new Date(Math.min(now.getTime() + validDays * DAY_MS, caNotAfter)),
+    serverNames: dnsNames,
+  });
+  return { cert: built.certPem, key: keys.privateKey };
 }
 
 /** The DNS names a webhook Service answers to inside the cluster. */
 export function serviceDnsNames(serviceName: string, namespace: string): string[] {
   return [`${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`, `${serviceName}.${namespace}`, serviceName];
-}
-
-/** PEM with `\n` line endings (node-forge writes `\r\n`), so bundles compare equal everywhere. */
-function pemLf(pem: string): string {
-  return pem.replace(/\r\n/g, '\n');
 }
 
 /** Splits a PEM bundle into its certificates, each in canonical form (`\n` endings, one trailing newline). */

@@ -5,12 +5,11 @@ import {
   parseAppOptions,
   parseInjectionOptions,
   STATUS_INJECTED,
-  TOKEN_EXPIRATION_MAX,
-  TOKEN_EXPIRATION_MIN,
   type AppOptions,
   type InjectionMode,
   type ServiceAccountRef,
 } from './annotations.js';
+import { parseTokenExpiration } from '../contract/token-expiration.js';
 import { addEnvIfAbsent, appEnv, type AppAccess, type AppEnvValues } from './inject/app-env.js';
 import { buildOnceInitContainer, ONCE_INIT_CONTAINER_NAME } from './inject/once-init-container.js';
 import { SIDECAR_ENV } from './inject/sidecar-common.js';
@@ -18,6 +17,8 @@ import { buildSidecarContainer, SIDECAR_CONTAINER_NAME } from './inject/sidecar-
 import { addAppMount, addMissingVolumes, injectedVolumes, reservedVolumeNamesInUse } from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
 import type { MutationSettings } from './settings.js';
+import { parseFileSpecs } from '../contract/rendered-files.js';
+import { passwordFileOwner } from './rendered-files.js';
 
 /** What the webhook decided for one pod. A `mutated` pod may equal the input (nothing to add). */
 export type MutationOutcome =
@@ -87,8 +88,11 @@ function injectFresh(
 ): MutationOutcome {
   const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
   if (!parsed.ok) return deny(parsed.problems);
-  const options = parsed.value;
   const problems: string[] = [];
+  const files = parseFileSpecs(parsed.value.files, parsed.value.tokens.map((t) => t.name));
+  const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
+  if (!owner.ok) problems.push(owner.problem);
+  const options = owner.ok && owner.uid !== undefined ? { ...parsed.value, runAsUser: owner.uid } : parsed.value;
 
   const takenNames = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
   if (takenNames.length > 0) problems.push(`the container name(s) ${takenNames.join(', ')} are reserved for entra-sidecar: rename the container`);
@@ -192,8 +196,9 @@ function markInjected(pod: Pod): void {
 }
 
 function expirationFrom(annotations: Record<string, string>, settings: MutationSettings): number {
-  const n = Number(annotations[ANNOTATION.tokenExpiration]?.trim());
-  return Number.isInteger(n) && n >= TOKEN_EXPIRATION_MIN && n <= TOKEN_EXPIRATION_MAX ? n : settings.tokenExpirationSeconds;
+  const raw = annotations[ANNOTATION.tokenExpiration];
+  const parsed = raw === undefined ? undefined : parseTokenExpiration(raw);
+  return parsed !== undefined && 'seconds' in parsed ? parsed.seconds : settings.tokenExpirationSeconds;
 }
 
 function skipWarnings(pod: Pod, app: AppOptions): string[] {

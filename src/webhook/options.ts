@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/errors.js';
-import { parseInteger, parseListen, parseLogLevel, readOptions, renderHelp, settingName, truncate, isLoopbackHost, type OptionSpec } from '../config/options.js';
-import { checkMountPath, isTenantId } from './annotations.js';
+import { parseInteger, parseListen, parseLogLevel, readOptions, renderHelp, settingName, truncate, type OptionSpec } from '../config/options.js';
+import { checkAuthorityHost, checkTenantId } from '../contract/identity.js';
+import { checkMountPath } from './annotations.js';
 import { parseQuantity } from './quantity.js';
 import { DEFAULT_SIDECAR_SETTINGS, type DefaultMode, type ImagePullPolicy, type TlsSettings, type WebhookSettings } from './settings.js';
 
@@ -50,17 +51,11 @@ function quantity(raw: string | undefined, flag: string, dflt: string): { text: 
   return { text, value };
 }
 
+/** The sidecar's own authority-host rule (the contract's), so every injected sidecar starts. */
 function authorityHost(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw new ConfigError(name('authority-host'), `must be a URL such as https://login.microsoftonline.com, got "${truncate(raw)}"`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname.replace(/^\[|\]$/g, '')))) {
-    throw new ConfigError(name('authority-host'), `must use https (http only for a loopback test host), got "${truncate(raw)}"`);
-  }
-  return raw.trim().replace(/\/+$/, '');
+  const checked = checkAuthorityHost(raw);
+  if (!checked.ok) throw new ConfigError(name('authority-host'), `${checked.problem}, got "${truncate(raw)}"`);
+  return checked.value;
 }
 
 /**
@@ -108,7 +103,10 @@ export function parseWebhookSettings(argv: string[], env: NodeJS.ProcessEnv): We
   }
 
   const defaultTenantId = str('default-tenant-id');
-  if (defaultTenantId && !isTenantId(defaultTenantId)) throw new ConfigError(name('default-tenant-id'), `must be a tenant GUID or domain, got "${truncate(defaultTenantId)}"`);
+  if (defaultTenantId) {
+    const checked = checkTenantId(defaultTenantId);
+    if (!checked.ok) throw new ConfigError(name('default-tenant-id'), `${checked.problem}, got "${truncate(defaultTenantId)}"`);
+  }
 
   const image = str('sidecar-image');
   if (!image) throw new ConfigError(name('sidecar-image'), 'is required: the image the webhook injects as the sidecar (normally its own image)');

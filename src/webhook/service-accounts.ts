@@ -1,3 +1,4 @@
+import { EntraSidecarError } from '../errors.js';
 import { CoreV1Api, type KubeConfig, type V1ServiceAccount } from '@kubernetes/client-node';
 import type { ServiceAccountRef } from './annotations.js';
 import { requestTimeoutOptions, kubeErrorReason, type KubeErrorReason } from './kube-client.js';
@@ -7,14 +8,13 @@ export type LookupErrorReason = KubeErrorReason | 'not_found';
 export const LOOKUP_ERROR_REASONS: readonly LookupErrorReason[] = ['not_found', 'forbidden', 'unauthorized', 'throttled', 'timeout', 'server_error', 'network', 'other'];
 
 /** The ServiceAccount could not be read for a reason other than "not found". */
-export class ServiceAccountLookupError extends Error {
-  readonly code = 'SERVICE_ACCOUNT_LOOKUP_FAILED';
+export class ServiceAccountLookupError extends EntraSidecarError {
+  readonly code = 'SERVICE_ACCOUNT_LOOKUP_FAILED' as const;
   constructor(
     readonly reason: LookupErrorReason,
     message: string,
   ) {
-    super(message);
-    this.name = 'ServiceAccountLookupError';
+    super(message, 'ServiceAccountLookupError');
   }
 }
 

@@ -1,4 +1,7 @@
 import type { ListenAddress, LogLevel } from '../config/options.js';
+import { DEFAULT_ENDPOINT_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TOKEN_DIR } from '../contract/endpoint.js';
+import { DEFAULT_AUTHORITY_HOST } from '../contract/identity.js';
+import { DEFAULT_TOKEN_EXPIRATION } from '../contract/token-expiration.js';
 
 /** Where the sidecar runs when a pod does not choose: a native sidecar, or a regular container. */
 export type DefaultMode = 'native' | 'container';
@@ -29,14 +32,14 @@ export interface SidecarDefaults {
 
 export const DEFAULT_SIDECAR_SETTINGS: Readonly<SidecarDefaults> = Object.freeze({
   imagePullPolicy: 'IfNotPresent',
-  port: 42350,
-  healthPort: 42351,
-  tokenDir: '/var/run/secrets/entra',
+  port: DEFAULT_ENDPOINT_PORT,
+  healthPort: DEFAULT_HEALTH_PORT,
+  tokenDir: DEFAULT_TOKEN_DIR,
   cpuRequest: '10m',
   memoryRequest: '48Mi',
   memoryLimit: '96Mi',
-  authorityHost: 'https://login.microsoftonline.com',
-  tokenExpirationSeconds: 3600,
+  authorityHost: DEFAULT_AUTHORITY_HOST,
+  tokenExpirationSeconds: DEFAULT_TOKEN_EXPIRATION,
 });
 
 /** Everything the pure mutation needs from the webhook's configuration. */

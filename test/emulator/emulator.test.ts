@@ -223,6 +223,17 @@ describe('Entra validation errors in the real shape', () => {
     expect(body.error_description).toContain('The provided value for scope https://vault.azure.net/user.read is not valid.');
   });
 
+  it('ignores the OpenID Connect scopes MSAL Go adds to a client-credentials request (`<resource>/.default openid offline_access profile`), like Entra', async () => {
+    const res = await postToken(emu, tokenForm(emu, { scope: 'https://storage.azure.com/.default openid offline_access profile' }));
+    expect(res.status).toBe(200);
+    const body = res.json() as { access_token: string };
+    expect(jwtPart(body.access_token, 1).aud).toBe('https://storage.azure.com');
+    expect(emu.exchanges.at(-1)).toMatchObject({ scope: 'https://storage.azure.com/.default', status: 200 });
+    // OIDC scopes alone, or two resources, are still refused
+    expectEntraError(await postToken(emu, tokenForm(emu, { scope: 'openid offline_access profile' })), 400, 'invalid_scope', 1002012);
+    expectEntraError(await postToken(emu, tokenForm(emu, { scope: 'https://storage.azure.com/.default https://vault.azure.net/.default openid' })), 400, 'invalid_scope', 1002012);
+  });
+
   it('AADSTS500011 for a resource configured as unknown', async () => {
     const body = expectEntraError(
       await postToken(emu, tokenForm(emu, { scope: 'https://nowhere.example.com/.default' })),

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Emulator } from '../../src/emulator/index.js';
+import { sidecarEnv, type Emulator } from '../../src/emulator/index.js';
 import { auditLog, recordSecret } from './audit.js';
 
 export const CLI = join(process.cwd(), 'dist', 'cli.js');
@@ -50,19 +50,10 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
   const tokenFile = o.tokenFile ?? o.emulator.writeProjectedToken(mkdtempSync(join(tmpdir(), 'entra-sa-'))).path;
   const identityHeader = randomBytes(32).toString('hex');
   recordSecret(identityHeader);
+  // the env of an injected sidecar (heap flags included), pointed at the emulator
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    NODE_EXTRA_CA_CERTS: o.emulator.caFile,
-    AZURE_CLIENT_ID: o.emulator.clientId,
-    AZURE_TENANT_ID: o.emulator.tenantId,
-    AZURE_FEDERATED_TOKEN_FILE: tokenFile,
-    AZURE_AUTHORITY_HOST: o.emulator.url,
-    ENTRA_SIDECAR_TOKENS: o.tokens ?? 'storage=https://storage.azure.com/.default',
-    ENTRA_SIDECAR_TOKEN_DIR: tokenDir,
-    ENTRA_SIDECAR_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
-    ENTRA_SIDECAR_LOG_LEVEL: 'debug',
+    ...sidecarEnv(o.emulator, { tokenFile, tokenDir, identityHeader, tokens: o.tokens ?? 'storage=https://storage.azure.com/.default', logLevel: 'debug' }),
   };
   for (const [k, v] of Object.entries(o.env ?? {})) {
     if (v === undefined) delete env[k];

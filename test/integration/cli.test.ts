@@ -38,7 +38,7 @@ describe('entra-sidecar CLI', () => {
 
   it('exits 2 with one clear stderr line, no stack, on a bad configuration', () => {
     const secret = 's3cr3t-value-that-must-not-appear';
-    const r = run(['sidecar'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: 't', AZURE_FEDERATED_TOKEN_FILE: '/x', ENTRA_SIDECAR_IDENTITY_HEADER: secret, ENTRA_SIDECAR_LISTEN: '0.0.0.0:42350' });
+    const r = run(['sidecar'], { AZURE_CLIENT_ID: '22222222-2222-4222-8222-222222222222', AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_FEDERATED_TOKEN_FILE: '/x', ENTRA_SIDECAR_IDENTITY_HEADER: secret, ENTRA_SIDECAR_LISTEN: '0.0.0.0:42350' });
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

@@ -15,9 +15,9 @@ import { CLIENTS, PYTHON, requireClients, runClient, type ClientRun } from './se
 
 const INSTALL = join(process.cwd(), 'scripts', 'install-interop-clients.sh');
 
-export type Component = 'python' | 'go' | 'java' | 'azurite';
+export type Component = 'python' | 'go' | 'java' | 'storage';
 
-/** What the install script printed: component (go-new, go-old, python, java, azurite) → folder. */
+/** What the install script printed: component (go-new, go-old, python, java, storage) → folder. */
 export type Installed = Record<string, string>;
 
 /**
@@ -128,10 +128,20 @@ export function javascript(pkg: 'azure-identity-4-0' | 'azure-identity-latest'):
   return {
     id: `js-${version}`,
     label: `JavaScript @azure/identity ${version}`,
-    version,
+    // the probe reports no version: azure-identity-js.test.ts checks the installed package's
     run: (kind, env, scopes, timeoutMs) => runClient(`${pkg}-${kind}`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), pkg, kind, ...scopes], env, timeoutMs),
     imdsEnv: podIdentityHost,
   };
 }
 
 export { requireClients };
+
+export function msalNode(): SdkClient {
+  return {
+    id: 'msal-node',
+    label: '@azure/msal-node ManagedIdentityApplication',
+    // the probe takes resources (msal-node's acquireToken({ resource })), not scopes
+    run: (_kind, env, scopes, timeoutMs) => runClient('msal-node', process.execPath, [join(CLIENTS, 'msal-node.mjs'), ...scopes.map((s) => s.replace(/\/\.default$/, ''))], env, timeoutMs),
+    imdsEnv: podIdentityHost,
+  };
+}

@@ -156,9 +156,11 @@ export function audienceOf(scopeOrResource: string): string {
 
 /**
  * Asserts the client holds exactly a token the emulator issued, for the audience of
- * `scopeOrResource`, with an expiry in the future and within the emulator's token lifetime.
+ * `scopeOrResource`, with an expiry in the future and within the emulator's token lifetime. The
+ * client's expiry may be up to `earlierBySec` before the token's `exp` (msal-node dates a token
+ * from when its request was sent, so an exchange that waited out an outage ends earlier), never later.
  */
-export function expectEmulatorToken(emulator: Emulator, got: ClientToken, scopeOrResource: string, lifetimeSec: number): void {
+export function expectEmulatorToken(emulator: Emulator, got: ClientToken, scopeOrResource: string, lifetimeSec: number, earlierBySec = 5): void {
   recordSecret(got.token);
   expect(typeof got.token).toBe('string');
   const issued = emulator.issuedSecrets();
@@ -175,7 +177,8 @@ export function expectEmulatorToken(emulator: Emulator, got: ClientToken, scopeO
   // the client's idea of the expiry matches the token's own exp (whole seconds; the sidecar and
   // the emulator each start their clocks at slightly different moments of the exchange)
   const exp = jwt!.payload.exp as number;
-  expect(Math.abs(got.expiresOnTimestamp / 1000 - exp)).toBeLessThanOrEqual(5);
+  expect(got.expiresOnTimestamp / 1000 - exp, 'the client expects the token to expire no later than its exp').toBeLessThanOrEqual(5);
+  expect(exp - got.expiresOnTimestamp / 1000, `the client expects the token to expire at most ${earlierBySec} s before its exp`).toBeLessThanOrEqual(earlierBySec);
 }
 
 /** Environment for the App Service 2019 flavour, as the webhook injects it. */

@@ -33,6 +33,14 @@ describe('sidecar configuration', () => {
     expect(c.clientId).toBe('33333333-3333-4333-8333-333333333333');
     expect(c.logLevel).toBe('debug');
   });
+  it('takes the test-only backoff override only against a loopback emulator', () => {
+    const local = { ...base, AZURE_AUTHORITY_HOST: 'https://127.0.0.1:8443', ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' };
+    expect(parseSidecarConfig([], local).refreshPolicy).toMatchObject({ backoffBaseMs: 200, backoffCapMs: 5_000, expiryMarginMs: 300_000 });
+    expect(parseSidecarConfig([], base).refreshPolicy).toMatchObject({ backoffBaseMs: 1_000, backoffCapMs: 60_000 });
+    expect(fail([], { ...base, ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' }).message).toMatch(/^ENTRA_SIDECAR_TEST_BACKOFF \(--test-backoff\) is for tests against a loopback Entra emulator only .* remove it/);
+    expect(fail([], { ...local, ENTRA_SIDECAR_TEST_BACKOFF: '5s' }).message).toMatch(/must be <base>\/<cap>/);
+    expect(fail([], { ...local, ENTRA_SIDECAR_TEST_BACKOFF: '5s/1s' }).message).toMatch(/must be between/);
+  });
   it('accepts the trailing slash Azure Workload Identity puts on the authority host', () => {
     expect(parseSidecarConfig([], { ...base, AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' }).authorityHost).toBe('https://login.microsoftonline.com');
   });
@@ -58,6 +66,11 @@ describe('sidecar configuration', () => {
       { name: 'storage', scope: 'https://storage.azure.com/.default' },
       { name: 'pg', scope: 'https://ossrdbms-aad.database.windows.net/.default' },
     ]);
+  });
+  it.each(['0.0.0.0:42350', '10.1.2.3:42350', '[::]:42350', '192.0.2.2:42350', 'example.com:42350', '128.0.0.1:42350'])('refuses the token endpoint on %s, from the variable and from the flag', (listen) => {
+    const message = /^ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address \(127\.0\.0\.1 or \[::1\]\): the token endpoint must never be reachable from outside the pod, got "/;
+    expect(fail([], { ...base, ENTRA_SIDECAR_LISTEN: listen }).message).toMatch(message);
+    expect(fail([`--listen=${listen}`], { ...base, ENTRA_SIDECAR_LISTEN: '127.0.0.1:0' }).message).toMatch(message);
   });
   it('tells loopback from other addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopbackHost(h)).toBe(true);

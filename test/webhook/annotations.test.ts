@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION_REFERENCE, checkMountPath, isOptedIn, parseSkipContainers, parseTokenTargets, renderAnnotationTable } from '../../src/webhook/annotations.js';
 import { parseQuantity } from '../../src/webhook/quantity.js';
@@ -55,6 +57,11 @@ describe('annotation parsers', () => {
     const table = renderAnnotationTable();
     for (const a of ANNOTATION_REFERENCE) expect(table).toContain(`| \`${a.key}\` |`);
     expect(table.split('\n')).toHaveLength(ANNOTATION_REFERENCE.length + 2);
+  });
+
+  it('README.md holds exactly the table rendered from the annotation records (regenerate it from renderAnnotationTable())', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme).toContain(renderAnnotationTable());
   });
 });
 

@@ -99,8 +99,12 @@ describe('webhook settings', () => {
     expect(configError(MIN, { ENTRA_WEBHOOK_TLS_SELF_MANAGED: 'perhaps' }).message).toContain('ENTRA_WEBHOOK_TLS_SELF_MANAGED (--tls-self-managed) must be true or false');
   });
 
-  it('allows http for a loopback authority (tests, emulator)', () => {
-    expect(parseWebhookSettings([...MIN, '--authority-host', 'http://127.0.0.1:8443'], {}).sidecar.authorityHost).toBe('http://127.0.0.1:8443');
+  it.each([
+    ['http://127.0.0.1:8443', 'must use https'],
+    ['https://login.microsoftonline.com/x', 'must be a bare host'],
+    ['https://login.microsoftonline.com/?a=b', 'must be a bare host'],
+  ])('refuses the authority host %s that its sidecars would refuse (one rule, src/contract/identity.ts)', (host, message) => {
+    expect(configError([...MIN, '--authority-host', host]).message).toContain(`ENTRA_WEBHOOK_AUTHORITY_HOST (--authority-host) ${message}`);
   });
 
   it('--help lists every flag with its variable', () => {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { createServer } from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createCertificateAuthority, issueServingCertificate, serviceDnsNames } from '../../src/webhook/certificates.js';
 import { loadKubeConfig } from '../../src/webhook/kube-client.js';
@@ -200,7 +200,12 @@ describe('self-managed TLS', () => {
     api.putSecret(o.namespace, o.secretName);
     const abort = new AbortController();
     const started = startSelfManagedTls(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }), { ...o, signal: abort.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    let settled = false;
+    started.then(() => (settled = true), () => (settled = true));
+    // the positive signal: it has asked for the missing configuration at least twice (it keeps retrying)
+    const asked = () => api.requests.filter((r) => r.method === 'GET' && r.path.includes('/mutatingwebhookconfigurations/not-installed') && r.status === 404).length;
+    await vi.waitFor(() => expect(asked()).toBeGreaterThanOrEqual(2), { timeout: 15_000, interval: 20 });
+    expect(settled, 'not ready (startSelfManagedTls has not resolved) while the configuration is missing').toBe(false);
     abort.abort();
     await expect(started).rejects.toThrow('aborted');
     expect(storedSecret(o)['tls.crt']).toBeDefined(); // the Secret was filled; only caBundle was missing

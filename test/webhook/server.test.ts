@@ -25,6 +25,14 @@ let webhook: RunningWebhook;
 let ca: CertificateAuthority;
 let dir: string;
 const logStream = auditLog('webhook-server');
+/** The webhook's log lines, kept for the tests that wait for what it says (and still audited). */
+const logLines: string[] = [];
+const logTee = {
+  write(line: string): void {
+    logLines.push(line);
+    logStream?.write(line);
+  },
+};
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
 async function writeServingPair(): Promise<{ cert: string; key: string }> {
@@ -56,7 +64,7 @@ beforeAll(async () => {
   };
   webhook = await startWebhook(settings, {
     kubeConfig: loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }),
-    log: createLogger('debug', 'webhook', logStream),
+    log: createLogger('debug', 'webhook', logTee),
     tlsPollIntervalMs: 200,
   });
 });
@@ -291,7 +299,8 @@ describe('HTTPS admission end to end', () => {
     // half-written: new certificate, old key — must be ignored
     writeFileSync(join(dir, 'tls.crt.tmp'), next.cert);
     renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
-    await new Promise((r) => setTimeout(r, 500));
+    // the webhook sees the new certificate with the old key, says so, and keeps serving the old pair
+    await vi.waitFor(() => expect(logLines.some((l) => l.includes('new TLS files are not a valid pair yet; keeping the current certificate'))).toBe(true), { timeout: 10_000, interval: 50 });
     expect(await served()).toBe(before);
     writeFileSync(join(dir, 'tls.key.tmp'), next.key);
     renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));

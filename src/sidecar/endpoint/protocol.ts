@@ -1,11 +1,6 @@
-/** The managed-identity protocol flavours the endpoint speaks. */
-export type Flavour = 'app_service' | 'imds' | 'msi';
-export const FLAVOURS: readonly Flavour[] = ['app_service', 'imds', 'msi'];
-
-/** App Service 2019-08-01: IDENTITY_ENDPOINT points here. Also the legacy MSI_ENDPOINT (POST). */
-export const MSI_TOKEN_PATH = '/msi/token';
-/** IMDS 2018-02-01, for AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:<port>. */
-export const IMDS_TOKEN_PATH = '/metadata/identity/oauth2/token';
+/** The managed-identity protocol flavours the endpoint speaks, and its paths: defined in the contract. */
+export { FLAVOURS, type Flavour } from '../../contract/flavours.js';
+export { IMDS_TOKEN_PATH, MSI_TOKEN_PATH } from '../../contract/endpoint.js';
 export const APP_SERVICE_API_VERSION = '2019-08-01';
 export const IMDS_API_VERSION = '2018-02-01';
 

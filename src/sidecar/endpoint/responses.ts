@@ -1,16 +1,17 @@
+import { EntraSidecarError } from '../../errors.js';
 import { randomUUID } from 'node:crypto';
 import type { AccessToken } from '../../identity/access-token.js';
 
 /** A refusal the caller gets as JSON, in both the OAuth and the App Service vocabularies. */
-export class EndpointError extends Error {
+export class EndpointError extends EntraSidecarError {
+  readonly code = 'ENDPOINT_REFUSED' as const;
   constructor(
     readonly status: number,
     readonly error: string,
     message: string,
     readonly retryAfterSeconds?: number,
   ) {
-    super(message);
-    this.name = 'EndpointError';
+    super(message, 'EndpointError');
   }
 }
 

@@ -1,14 +1,9 @@
+import { identityEndpointUrl } from '../../contract/endpoint.js';
+import { APP_ENV } from '../../contract/sidecar-env.js';
 import type { AppOptions } from '../annotations.js';
 import type { Container, EnvVar } from '../pod.js';
 
-/** Variables app containers get (never `AZURE_FEDERATED_TOKEN_FILE` or `AZURE_TENANT_ID`). */
-export const APP_ENV = {
-  identityEndpoint: 'IDENTITY_ENDPOINT',
-  identityHeader: 'IDENTITY_HEADER',
-  msiEndpoint: 'MSI_ENDPOINT',
-  clientId: 'AZURE_CLIENT_ID',
-  tokenDir: 'ENTRA_TOKEN_DIR',
-} as const;
+export { APP_ENV };
 
 /**
  * What a container can reach when it starts: the endpoint (the sidecar runs before it), only the
@@ -24,11 +19,6 @@ export interface AppEnvValues {
   /** absent when nothing serves the endpoint (init-only) */
   identityHeader?: string;
   app: AppOptions;
-}
-
-/** The managed-identity endpoint URL the sidecar serves on loopback. */
-export function identityEndpointUrl(port: number): string {
-  return `http://127.0.0.1:${port}/msi/token`;
 }
 
 /**

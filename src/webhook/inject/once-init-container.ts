@@ -1,3 +1,4 @@
+import { ONCE_FLAG, SIDECAR_COMMAND } from '../../contract/sidecar-env.js';
 import type { InjectionOptions } from '../annotations.js';
 import type { Container } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
@@ -18,10 +19,10 @@ export function buildOnceInitContainer(options: InjectionOptions, settings: Muta
     name: ONCE_INIT_CONTAINER_NAME,
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
-    args: ['sidecar', '--once'],
+    args: [SIDECAR_COMMAND, ONCE_FLAG],
     env: exchangeEnv(options, settings),
     resources: sidecarResources(options),
-    securityContext: sidecarSecurityContext(),
+    securityContext: sidecarSecurityContext(options.runAsUser),
     volumeMounts: sidecarVolumeMounts(options.mountPath),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };

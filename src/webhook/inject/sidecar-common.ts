@@ -1,23 +1,12 @@
-import { formatTokenTargets, type InjectionOptions } from '../annotations.js';
+import { SIDECAR_ENV, SIDECAR_UID } from '../../contract/sidecar-env.js';
+import { formatFilesSetting } from '../../contract/rendered-files.js';
+import { formatTargets } from '../../contract/targets.js';
+import type { InjectionOptions } from '../annotations.js';
 import type { EnvVar } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
 import { SA_TOKEN_FILE } from './volumes.js';
 
-/** The sidecar's own environment contract (see the sidecar's configuration table). */
-export const SIDECAR_ENV = {
-  clientId: 'AZURE_CLIENT_ID',
-  tenantId: 'AZURE_TENANT_ID',
-  federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
-  authorityHost: 'AZURE_AUTHORITY_HOST',
-  tokens: 'ENTRA_SIDECAR_TOKENS',
-  tokenDir: 'ENTRA_SIDECAR_TOKEN_DIR',
-  listen: 'ENTRA_SIDECAR_LISTEN',
-  healthListen: 'ENTRA_SIDECAR_HEALTH_LISTEN',
-  identityHeader: 'ENTRA_SIDECAR_IDENTITY_HEADER',
-} as const;
-
-/** The user id the sidecar runs as (distroless "nonroot"). */
-export const SIDECAR_UID = 65532;
+export { SIDECAR_ENV, SIDECAR_UID };
 
 /**
  * Environment both the sidecar and its `--once` init container need to exchange tokens and write
@@ -30,16 +19,21 @@ export function exchangeEnv(options: InjectionOptions, settings: MutationSetting
     { name: SIDECAR_ENV.federatedTokenFile, value: SA_TOKEN_FILE },
     { name: SIDECAR_ENV.authorityHost, value: settings.authorityHost },
   ];
-  if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTokenTargets(options.tokens) });
+  if (options.tokens.length > 0) env.push({ name: SIDECAR_ENV.tokens, value: formatTargets(options.tokens) });
+  if (Object.keys(options.files).length > 0) env.push({ name: SIDECAR_ENV.files, value: formatFilesSetting(options.files) });
   env.push({ name: SIDECAR_ENV.tokenDir, value: options.mountPath });
   return env;
 }
 
-/** Restricted-profile security context: non-root, read-only root, no privilege escalation, no capabilities. */
-export function sidecarSecurityContext(): Record<string, unknown> {
+/**
+ * Restricted-profile security context: non-root, read-only root, no privilege escalation, no
+ * capabilities. `runAsUser` is the image's nonroot user, or the app's user when the pod asks for a
+ * password file (libpq reads only a 0600 file its own user owns; see rendered-files.ts).
+ */
+export function sidecarSecurityContext(runAsUser: number = SIDECAR_UID): Record<string, unknown> {
   return {
     runAsNonRoot: true,
-    runAsUser: SIDECAR_UID,
+    runAsUser,
     runAsGroup: SIDECAR_UID,
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,

@@ -1,8 +1,10 @@
 import type { InjectionOptions } from '../annotations.js';
 import type { Container } from '../pod.js';
 import type { MutationSettings } from '../settings.js';
-import { SIDECAR_NODE_OPTIONS } from '../../sidecar/runtime.js';
-import { exchangeEnv, SIDECAR_ENV, sidecarResources, sidecarSecurityContext } from './sidecar-common.js';
+import { endpointListen, healthListen } from '../../contract/endpoint.js';
+import { SIDECAR_NODE_OPTIONS } from '../../contract/runtime.js';
+import { SIDECAR_COMMAND, SIDECAR_ENV } from '../../contract/sidecar-env.js';
+import { exchangeEnv, sidecarResources, sidecarSecurityContext } from './sidecar-common.js';
 import { sidecarVolumeMounts } from './volumes.js';
 
 export const SIDECAR_CONTAINER_NAME = 'entra-sidecar';
@@ -45,17 +47,17 @@ export function buildSidecarContainer(options: InjectionOptions, settings: Mutat
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
     ...(native ? { restartPolicy: 'Always' } : {}),
-    args: ['sidecar'],
+    args: [SIDECAR_COMMAND],
     env: [
       ...exchangeEnv(options, settings),
-      { name: SIDECAR_ENV.listen, value: `127.0.0.1:${options.port}` },
-      { name: SIDECAR_ENV.healthListen, value: `0.0.0.0:${settings.healthPort}` },
+      { name: SIDECAR_ENV.listen, value: endpointListen(options.port) },
+      { name: SIDECAR_ENV.healthListen, value: healthListen(settings.healthPort) },
       { name: SIDECAR_ENV.identityHeader, value: identityHeader },
-      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
+      { name: SIDECAR_ENV.nodeOptions, value: SIDECAR_NODE_OPTIONS },
     ],
     ports: [{ name: METRICS_PORT_NAME, containerPort: settings.healthPort, protocol: 'TCP' }],
     resources: sidecarResources(options),
-    securityContext: sidecarSecurityContext(),
+    securityContext: sidecarSecurityContext(options.runAsUser),
     volumeMounts: sidecarVolumeMounts(options.mountPath),
     ...(native ? { startupProbe: { ...probe('/readyz', 1, 120), timeoutSeconds: 1 } } : {}),
     livenessProbe: probe('/healthz', 10, 3),

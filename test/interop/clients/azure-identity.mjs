@@ -1,7 +1,7 @@
 // Real-client probe: @azure/identity (an npm alias such as azure-identity-4-0 or
 // azure-identity-latest) gets tokens the way an app would, from the environment it was given.
 //
-//   node azure-identity.mjs <package> <default|managed> <scope> [<scope>…]
+//   node azure-identity.mjs <package> <default|managed|workload> <scope> [<scope>…]
 //
 // The result goes to file descriptor 3 as one JSON object, never to stdout or stderr (those are
 // logs, audited for secrets): {"results":[{"scope","token","expiresOnTimestamp"}]} or
@@ -20,8 +20,11 @@ try {
     ? new identity.DefaultAzureCredential()
     : kind === 'managed'
       ? (process.env.AZURE_CLIENT_ID ? new identity.ManagedIdentityCredential(process.env.AZURE_CLIENT_ID) : new identity.ManagedIdentityCredential())
-      : undefined;
-  if (!credential) throw new Error(`unknown credential kind ${kind}: use default or managed`);
+      : kind === 'workload'
+        // instance discovery would ask login.microsoftonline.com about the emulator's host
+        ? new identity.WorkloadIdentityCredential({ disableInstanceDiscovery: true })
+        : undefined;
+  if (!credential) throw new Error(`unknown credential kind ${kind}: use default, managed or workload`);
   const results = [];
   for (const scope of scopes) {
     const t = await credential.getToken(scope);

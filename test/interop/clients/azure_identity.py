@@ -4,7 +4,8 @@
 
 kinds: default (DefaultAzureCredential()), default-exclude (the same with every credential a pod
 does not use excluded, the guide's advice "to speed up authentication"), managed
-(ManagedIdentityCredential(client_id=AZURE_CLIENT_ID)), workload (WorkloadIdentityCredential()),
+(ManagedIdentityCredential(client_id=AZURE_CLIENT_ID)), workload (WorkloadIdentityCredential(), what
+Azure Workload Identity gives an app; current azure-identity only),
 chained (the guide's ChainedTokenCredential(ManagedIdentityCredential(client_id=...),
 AzureCliCredential())). --aio uses azure.identity.aio instead.
 
@@ -43,7 +44,8 @@ def credential(identity, kind):
     if kind == "managed":
         return identity.ManagedIdentityCredential(client_id=client_id) if client_id else identity.ManagedIdentityCredential()
     if kind == "workload":
-        return identity.WorkloadIdentityCredential()
+        # instance discovery would ask login.microsoftonline.com about the emulator's host
+        return identity.WorkloadIdentityCredential(disable_instance_discovery=True)
     if kind == "chained":
         return identity.ChainedTokenCredential(identity.ManagedIdentityCredential(client_id=client_id), identity.AzureCliCredential())
     raise ValueError("unknown credential kind %s: use default, default-exclude, managed, workload or chained" % kind)

@@ -101,7 +101,8 @@ func credential(kind string) (azcore.TokenCredential, error) {
 		}
 		return azidentity.NewManagedIdentityCredential(o)
 	case "workload":
-		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co})
+		// instance discovery would ask login.microsoftonline.com about the emulator's host
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: true})
 	}
 	return nil, fmt.Errorf("unknown credential kind %s: use default, managed or workload", kind)
 }
