@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, createServerCertificate, createSigningCertificate } from './certs.js';
 import { Directory } from './directory.js';
+import { ExternalIssuers } from './external-issuer.js';
 import { FaultSchedule, parseFault, parseScheduleOptions } from './faults.js';
 import { History } from './history.js';
 import { generateRsaKeyPair, generateSigningKeySync, kubernetesSigningKey, publicJwk, type SigningKey } from './keys.js';
@@ -73,6 +74,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
   const timers = new Set<NodeJS.Timeout>();
   const rotations = new Set<NodeJS.Timeout>();
   const volumes = new ProjectedVolumeWriter();
+  const externalIssuers = new ExternalIssuers();
   const sockets = new Set<Socket>();
   let url = '';
 
@@ -90,8 +92,10 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     faults,
     settings,
     entraKey,
-    // Every issuer the emulator mints for publishes the cluster key (like one API server with several issuer URLs).
-    issuerKey: (_issuer, kid) => (kid === clusterKey.kid ? clusterKey.publicKey : undefined),
+    // An external issuer (trustIssuer) is judged by its own published keys only; every other issuer
+    // the emulator mints for publishes the cluster key (like one API server with several issuer URLs).
+    issuerKey: (issuer, kid) => (externalIssuers.has(issuer) ? externalIssuers.key(issuer, kid) : kid === clusterKey.kid ? clusterKey.publicKey : undefined),
+    prepareIssuer: (issuer, kid) => externalIssuers.refreshFor(issuer, kid),
     admin: {
       state: () => ({
         ...history.summary(),
@@ -173,6 +177,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
       };
     },
     addApplication: (id, tenant = tenantId) => directory.addApplication(id, tenant),
+    trustIssuer: (issuer, options) => externalIssuers.trust(issuer, options),
     addFederatedCredential: (r) => directory.addFederatedCredential(r),
     removeFederatedCredentials: (id) => directory.removeFederatedCredentials(id),
     setTokenLifetime,

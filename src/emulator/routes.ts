@@ -29,6 +29,8 @@ export interface RouteDeps {
   settings: TokenSettings;
   entraKey: SigningKey & { x5t: string; x5c: string; n: string; e: string };
   issuerKey(issuer: string, kid: string): KeyObject | undefined;
+  /** fetches an external issuer's keys again when an assertion names an unknown kid (optional) */
+  prepareIssuer?(issuer: string, kid: string): Promise<void>;
   admin: AdminControls;
   /** timers of delayed answers, cleared by close() */
   timers: Set<NodeJS.Timeout>;
@@ -143,6 +145,7 @@ async function tokenEndpoint(
     done(200);
   };
 
+  if (d.prepareIssuer && summary.details.issuer !== undefined && summary.details.keyId !== undefined) await d.prepareIssuer(summary.details.issuer, summary.details.keyId);
   const fault = d.faults.take(summary.scope);
   if (!fault) return answer();
   applyFault(d, fault, req, res, summary.details, { ...ctx, headers }, answer, done);

@@ -110,6 +110,13 @@ export interface Emulator {
   /** Writes a token now, then again every `intervalMs`; returns stop. close() stops it too. */
   startRotation(dir: string, intervalMs: number, o?: ServiceAccountTokenOptions): () => void;
   addApplication(clientId: string, tenantId?: string): void;
+  /**
+   * Trusts an external OIDC issuer (e.g. a real kube-apiserver) the way Entra does: fetches its
+   * `/.well-known/openid-configuration` and JWKS (trusting `caPem` for HTTPS), and from then on
+   * judges assertions with `iss` = `issuer` by that issuer's keys only. Register a federated
+   * credential with `addFederatedCredential({ clientId, issuer, subject })` as well.
+   */
+  trustIssuer(issuer: string, options?: { caPem?: string }): Promise<void>;
   addFederatedCredential(r: FederatedCredential): void;
   removeFederatedCredentials(clientId: string): void;
   setTokenLifetime(sec: number): void;
