@@ -127,7 +127,7 @@ describe.concurrent('permanent Entra refusals', () => {
     } finally {
       await pair.close();
     }
-  });
+  }, 120_000);
 
   describe('AADSTS700024: the token file is read again and the exchange retried at once, once', () => {
     it('the retry carries a new assertion (new jti) and succeeds; nothing fails for the app', async () => {
@@ -160,7 +160,7 @@ describe.concurrent('permanent Entra refusals', () => {
         await pair.close();
         feed.stop();
       }
-    });
+    }, 120_000);
 
     it('refused twice: exactly two attempts, then a failure at the cap', async () => {
       const feed = await startTokenFeed();
@@ -184,7 +184,7 @@ describe.concurrent('permanent Entra refusals', () => {
         await pair.close();
         feed.stop();
       }
-    });
+    }, CAP_MS + 120_000);
   });
 });
 
