@@ -91,7 +91,7 @@ describe('Deployment pod (generateName, init container, two containers), native 
       ENTRA_SIDECAR_LISTEN: '127.0.0.1:42350',
       ENTRA_SIDECAR_HEALTH_LISTEN: '0.0.0.0:42351',
       ENTRA_SIDECAR_IDENTITY_HEADER: SECRET_1,
-      NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=1',
+      NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=1 --v8-pool-size=1',
     });
   });
 
