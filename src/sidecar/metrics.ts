@@ -23,6 +23,7 @@ export class SidecarMetrics {
   readonly fileWriteErrors = new Counter({ name: 'entra_sidecar_token_file_write_errors_total', help: 'Failed writes of token files by target.', labelNames: ['target'] as const, registers: [this.registry] });
   readonly renderFailures = new Counter({ name: 'entra_sidecar_render_failures_total', help: 'Rendered files (entra-sidecar.io/file.<name>) not rewritten after a token changed, by file and reason (render: the token cannot be written in that format; write: a file system error). The previous file stays.', labelNames: ['file', 'reason'] as const, registers: [this.registry] });
   readonly ready = new Gauge({ name: 'entra_sidecar_ready', help: '1 when every configured target holds a valid token and its files (rendered files included) are written, else 0.', registers: [this.registry] });
+  readonly connectionsShed = new Counter({ name: 'entra_sidecar_listener_connections_shed_total', help: 'Connections a listener (endpoint or health) dropped at its limits: evicted (the oldest slow or idle one, to make room), refused (503, no room) or body_budget (503, too many request bodies held).', labelNames: ['listener', 'reason'] as const, registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'entra_sidecar_build_info', help: 'Build information; always 1.', labelNames: ['version'] as const, registers: [this.registry] });
 
   constructor() {

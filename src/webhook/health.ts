@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { bound, refusalResponse, serverOptions, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -9,6 +10,16 @@ export interface HealthServerOptions {
   log: Logger;
 }
 
+/** What the webhook's health port may hold: probes and scrapes need a handful of connections; no request has a body. */
+export const WEBHOOK_HEALTH_LIMITS: ListenerLimits = {
+  maxConnections: 64,
+  maxBufferedBytes: 0,
+  maxHeaderBytes: 8 * 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
 /**
  * Plain-HTTP probes and metrics: `/healthz` (the process answers), `/readyz` (it can admit pods:
  * 200, else 503), `/metrics` (Prometheus text). Never serves admissions.
@@ -17,7 +28,9 @@ export interface HealthServerOptions {
  * createHealthServer({ metrics, isReady: () => ready, log }).listen(8080, '0.0.0.0');
  */
 export function createHealthServer(options: HealthServerOptions): Server {
-  const server = createServer((req, res) => {
+  const server = createServer(serverOptions(WEBHOOK_HEALTH_LIMITS), (req, res) => {
+    // a body is never read: a request that may still send one is answered and its connection closed
+    if (!req.complete) res.setHeader('connection', 'close');
     req.resume();
     const path = (req.url ?? '/').split('?')[0];
     const json = (code: number, body: object) => {
@@ -43,8 +56,10 @@ export function createHealthServer(options: HealthServerOptions): Server {
     }
     return json(404, { status: 'not found', paths: ['/healthz', '/readyz', '/metrics'] });
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
+  bound(server, WEBHOOK_HEALTH_LIMITS, {
+    refusal: refusalResponse('The health port is at its connection limit; retry shortly'),
+    onShed: (reason) => options.metrics.connectionsShed.inc({ listener: 'health', reason }),
+  });
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
 }

@@ -12,6 +12,8 @@ export interface WebhookMetrics {
   admissions: Counter<'result'>;
   admissionDuration: Histogram<string>;
   lookupErrors: Counter<'reason'>;
+  /** connections a listener (admission or health) dropped at its limits, by reason */
+  connectionsShed: Counter<'listener' | 'reason'>;
   /** counts one admission and its duration */
   observeAdmission(result: AdmissionResult, seconds: number): void;
   lookupError(reason: LookupErrorReason): void;
@@ -46,6 +48,12 @@ export function createWebhookMetrics(version: string): WebhookMetrics {
     labelNames: ['reason'],
     registers: [registry],
   });
+  const connectionsShed = new Counter({
+    name: 'entra_sidecar_webhook_connections_shed_total',
+    help: 'Connections a listener (admission or health) dropped at its limits: evicted (the oldest slow or idle one, to make room), refused (no room) or body_budget (too many request bodies held).',
+    labelNames: ['listener', 'reason'],
+    registers: [registry],
+  });
   const buildInfo = new Gauge({
     name: 'entra_sidecar_webhook_build_info',
     help: 'Always 1; the version label carries the webhook version.',
@@ -60,6 +68,7 @@ export function createWebhookMetrics(version: string): WebhookMetrics {
     admissions,
     admissionDuration,
     lookupErrors,
+    connectionsShed,
     observeAdmission(result, seconds) {
       admissions.inc({ result });
       admissionDuration.observe(seconds);

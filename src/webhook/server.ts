@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bound, serverOptions, type BodyLease, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
 import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
 import type { Admission } from './admit.js';
@@ -43,16 +44,44 @@ export function serializeReview(review: AdmissionReviewResponse): string {
   return `${head.slice(0, -2)},"patch":"${patch}"}}`;
 }
 
-type Body = { kind: 'ok'; text: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
+/**
+ * What the admission listener may hold. Its callers are the API servers (a few connections each),
+ * but any pod can reach the Service: 256 connections, 16 MiB of AdmissionReview bodies in memory at
+ * once (a typical review is 5–50 KiB; 16 reviews of the 1 MiB maximum), 5 s for the TLS handshake
+ * and the head, 10 s for the whole request (the API server's own timeout is at most 30 s, 10 s by
+ * default). Keep-alive idle connections stay 60 s: the API server reuses them.
+ */
+export const ADMISSION_LIMITS: ListenerLimits = {
+  maxConnections: 256,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 60_000,
+};
+const HANDSHAKE_TIMEOUT_MS = 5_000;
 
-/** Reads the body up to `max` bytes; an oversized body is drained (bounded) so the 413 can be read. */
-function readBody(req: IncomingMessage, max: number): Promise<Body> {
+type Body = { kind: 'ok'; text: Buffer } | { kind: 'too-large' } | { kind: 'aborted' } | { kind: 'busy' };
+
+/**
+ * Reads the body up to `max` bytes, each kept chunk drawn from the listener's body budget (spent:
+ * `busy`); an oversized body is drained (bounded, not kept) so the 413 can be read.
+ */
+function readBody(req: IncomingMessage, max: number, lease: BodyLease): Promise<Body> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    let busy = false;
     req.on('data', (chunk: Buffer) => {
+      if (busy) return;
       size += chunk.length;
+      if (size <= max && !lease.take(chunk.length)) {
+        busy = true;
+        chunks.length = 0;
+        resolve({ kind: 'busy' });
+        return;
+      }
       if (size > max) {
         tooLarge = true;
         chunks.length = 0;
@@ -81,13 +110,12 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
   const max = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const { metrics, log } = options;
   const initial = options.tls.current();
-  const server = createServer({ cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = createServer({ ...serverOptions(ADMISSION_LIMITS), cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (req, res) => {
     void handle(req, res);
   });
   options.tls.onChange((pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }));
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 60_000;
+  // a TLS listener cannot answer before the handshake: a refused connection is just closed
+  const bounded = bound(server, ADMISSION_LIMITS, { onShed: (reason) => metrics.connectionsShed.inc({ listener: 'admission', reason }) });
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
   server.on('clientError', (_err, socket) => socket.destroy());
 
@@ -112,8 +140,12 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       req.resume();
       return;
     }
-    const body = await readBody(req, max);
+    const body = await readBody(req, max, bounded.lease(res));
     if (body.kind === 'aborted') return;
+    if (body.kind === 'busy') {
+      metrics.observeAdmission('error', elapsed());
+      return send(res, 503, status(503, 'ServiceUnavailable', 'the webhook holds too many AdmissionReviews at once; retry shortly'), { connection: 'close', 'retry-after': '1' });
+    }
     if (body.kind === 'too-large') {
       metrics.observeAdmission('error', elapsed());
       return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });

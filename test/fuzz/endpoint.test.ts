@@ -138,12 +138,13 @@ const normaliseLoose = (p: string): string => {
  */
 function mayGetToken(r: FuzzRequest, secret: string): boolean {
   const values = (name: string): string[] => r.headers.filter(([k]) => k.toLowerCase() === name).map(([, v]) => v.trim());
-  if (values('x-forwarded-for').length > 0) return false;
+  if (['x-forwarded-for', 'forwarded', 'x-real-ip'].some((relay) => values(relay).length > 0)) return false;
   const secrets = values('x-identity-header');
   const metadata = values('metadata');
   const rightSecret = secrets.length === 1 && secrets[0] === secret;
   const p = normaliseLoose(r.path);
   if (p === MSI_PATH && r.method === 'GET') return rightSecret;
+  if (p === MSI_PATH && r.method === 'POST' && values('content-type')[0]?.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') return false;
   if ((p === IMDS_PATH && r.method === 'GET') || (p === MSI_PATH && r.method === 'POST')) {
     return metadata.length === 1 && metadata[0]?.toLowerCase() === 'true' && (secrets.length === 0 || rightSecret);
   }
@@ -185,7 +186,7 @@ function arbitraries(secret: string, clientId: string) {
   const headers = fc.record({
     secret: optional(fc.array(fc.tuple(secretName, secretValue), { minLength: 1, maxLength: 2 })),
     metadata: optional(fc.array(fc.tuple(fc.constantFrom('Metadata', 'metadata', 'METADATA'), fc.constantFrom('true', 'True', 'TRUE', ' true', 'false', '1', '', 'yes')), { minLength: 1, maxLength: 2 })),
-    xff: optional(fc.tuple(fc.constantFrom('X-Forwarded-For', 'x-forwarded-for'), fc.constantFrom('203.0.113.7', '127.0.0.1', '', '10.0.0.1, 127.0.0.1'))),
+    xff: optional(fc.tuple(fc.constantFrom('X-Forwarded-For', 'x-forwarded-for', 'Forwarded', 'X-Real-IP'), fc.constantFrom('203.0.113.7', '127.0.0.1', '', '10.0.0.1, 127.0.0.1', 'for=127.0.0.1'))),
     contentType: optional(fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'APPLICATION/X-WWW-FORM-URLENCODED', 'application/json', 'text/plain', 'multipart/form-data; boundary=x')),
     extra: fc.array(fc.tuple(headerName, headerValue), { maxLength: 4 }),
     huge: optional(fc.integer({ min: 1, max: 16_000 })),
@@ -196,7 +197,7 @@ function arbitraries(secret: string, clientId: string) {
     if (h.xff) out.push(h.xff);
     if (h.contentType) out.push(['Content-Type', h.contentType]);
     // never let random extra headers collide with framing headers or the ones under test
-    out.push(...h.extra.filter(([k]) => !/^(content-length|transfer-encoding|host|connection|expect|upgrade|x-identity-header|metadata|x-forwarded-for|content-type)$/i.test(k)));
+    out.push(...h.extra.filter(([k]) => !/^(content-length|transfer-encoding|host|connection|expect|upgrade|x-identity-header|metadata|x-forwarded-for|forwarded|x-real-ip|content-type)$/i.test(k)));
     if (h.huge) out.push(['X-Padding', 'p'.repeat(h.huge)]);
     return out;
   });
@@ -327,7 +328,7 @@ describe('token endpoint fuzz', () => {
         fc.integer({ min: 16 * 1024 + 1, max: 1024 * 1024 }),
         fc.boolean(),
         fc.constantFrom(MSI_PATH, `${MSI_PATH}/`, `/${MSI_PATH}`),
-        fc.constantFrom(undefined, 'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8'),
+        fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'Application/X-WWW-Form-URLEncoded'),
         async (size, chunked, path, type) => {
           const headers = `Metadata: true\r\n${type ? `Content-Type: ${type}\r\n` : ''}`;
           const framing = chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${size}\r\n`;

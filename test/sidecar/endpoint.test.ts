@@ -89,6 +89,17 @@ describe('App Service 2019-08-01 flavour', () => {
     const r = await appService('https://management.azure.com/', { 'X-IDENTITY-HEADER': SECRET, 'X-Forwarded-For': '10.0.0.1' });
     expect(r.status).toBe(400);
   });
+  it('refuses Forwarded and X-Real-IP like X-Forwarded-For, on every flavour, naming the header', async () => {
+    for (const [name, value] of [['Forwarded', 'for=10.0.0.1'], ['X-Real-IP', '10.0.0.1']] as const) {
+      const a = await appService('https://management.azure.com/', { 'X-IDENTITY-HEADER': SECRET, [name]: value });
+      expect(a.status).toBe(400);
+      expect(((await a.json()) as { message: string }).message).toContain(`a ${name} header`);
+      const i = await fetch(`${base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, { headers: { Metadata: 'true', [name]: value } });
+      expect(i.status).toBe(400);
+      const m = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded', [name]: value }, body: 'resource=https://management.azure.com/' });
+      expect(m.status).toBe(400);
+    }
+  });
   it('refuses a missing resource or a wrong api-version with 400', async () => {
     expect((await fetch(`${base}/msi/token?api-version=2019-08-01`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(400);
     expect((await fetch(`${base}/msi/token?api-version=2017-09-01&resource=https://x.example/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(400);
@@ -137,6 +148,30 @@ describe('legacy MSI_ENDPOINT flavour', () => {
     const r = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https%3A%2F%2Fmanagement.core.windows.net%2F' });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { resource: string }).resource).toBe('https://management.core.windows.net/');
+  });
+  it('refuses POST without a form Content-Type with 415 naming it, a missing one too', async () => {
+    for (const type of [undefined, 'application/json', 'text/plain']) {
+      const r = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', ...(type ? { 'content-type': type } : {}) }, body: new TextEncoder().encode('resource=https://x.example/') });
+      expect(r.status, String(type)).toBe(415);
+      expect(((await r.json()) as { message: string }).message).toContain('Content-Type: application/x-www-form-urlencoded');
+    }
+  });
+  it('refuses a POST without Metadata from its head: the answer comes while the body is unsent, and the connection closes', async () => {
+    const { connect } = await import('node:net');
+    const port = Number(new URL(base).port);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => {
+        // a declared body of 16 000 bytes, of which none is ever sent
+        s.write('POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\n');
+      });
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(answer).toContain('bad_request_102');
   });
   it('refuses POST without Metadata, and bodies over 16 KiB with 413', async () => {
     expect((await fetch(`${base}/msi/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https://x.example/' })).status).toBe(400);

@@ -326,6 +326,37 @@ describe('HTTPS admission end to end', () => {
     expect(await metric('process_cpu_user_seconds_total')).not.toBe('');
   });
 
+  it('bounds its connections: past the limit the oldest silent ones are closed, and admissions and probes go on', async () => {
+    const { ADMISSION_LIMITS } = await import('../../src/webhook/server.js');
+    const { WEBHOOK_HEALTH_LIMITS } = await import('../../src/webhook/health.js');
+    const { connect: tcpConnect } = await import('node:net');
+    const flood = (port: number, count: number) =>
+      Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Socket>((resolve) => {
+        const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => resolve(s));
+      s.on('end', () => s.destroy());
+      })));
+    // silent connections: no TLS hello, no request head, each held open by the client
+    const sockets = [...(await flood(webhook.port, ADMISSION_LIMITS.maxConnections + 100)), ...(await flood(webhook.healthPort, WEBHOOK_HEALTH_LIMITS.maxConnections + 50))];
+    try {
+      const r = await post('/mutate', JSON.stringify(review(loadPod('not-opted-in-pod'))));
+      expect(r.status).toBe(200);
+      expect((await healthGet('/healthz')).status).toBe(200);
+      // the server accepts the flood on its own turns: wait for it to count what it shed
+      let shed = '';
+      for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((res) => setTimeout(res, 50))) {
+        shed = await metric('entra_sidecar_webhook_connections_shed_total');
+        const closed = sockets.filter((x) => x.destroyed || x.readableEnded).length;
+        if (closed >= 150 && /listener="admission",reason="evicted"} [1-9]/.test(shed) && /listener="health",reason="evicted"} [1-9]/.test(shed)) break;
+      }
+      expect(shed).toMatch(/listener="admission",reason="evicted"} [1-9]/);
+      expect(shed).toMatch(/listener="health",reason="evicted"} [1-9]/);
+      expect(sockets.filter((s) => s.destroyed || s.readableEnded).length, 'the server closed the oldest silent connections').toBeGreaterThanOrEqual(150);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
   it('health endpoints: /healthz and /readyz 200 while running, 404 elsewhere', async () => {
     expect((await healthGet('/healthz')).status).toBe(200);
     expect((await healthGet('/readyz')).status).toBe(200);

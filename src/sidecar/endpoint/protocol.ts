@@ -7,7 +7,10 @@ export const IMDS_API_VERSION = '2018-02-01';
 /** Header names, lower-case as node delivers them. */
 export const IDENTITY_HEADER = 'x-identity-header';
 export const METADATA_HEADER = 'metadata';
-export const FORWARDED_FOR_HEADER = 'x-forwarded-for';
+/** Headers that say a proxy relayed the request (the caller is then not a process of the pod), as node delivers them, with their usual spelling. */
+export const RELAY_HEADERS: Readonly<Record<string, string>> = { 'x-forwarded-for': 'X-Forwarded-For', forwarded: 'Forwarded', 'x-real-ip': 'X-Real-IP' };
+/** The only body type of POST /msi/token (MSI_ENDPOINT, as Cloud Shell). */
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
 /** Query or form keys that select a user-assigned identity, and what they name. */
 export const IDENTITY_SELECTORS: Record<string, 'client_id' | 'object_id' | 'resource_id'> = {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { APP_SERVICE_API_VERSION, FORWARDED_FOR_HEADER, IDENTITY_HEADER, IDENTITY_SELECTORS, IMDS_API_VERSION, IMDS_TOKEN_PATH, METADATA_HEADER, MSI_TOKEN_PATH, type Flavour } from './protocol.js';
+import { APP_SERVICE_API_VERSION, FORM_CONTENT_TYPE, IDENTITY_HEADER, MAX_BODY_BYTES, RELAY_HEADERS, IDENTITY_SELECTORS, IMDS_API_VERSION, IMDS_TOKEN_PATH, METADATA_HEADER, MSI_TOKEN_PATH, type Flavour } from './protocol.js';
 import { EndpointError } from './responses.js';
 
 /** A well-formed, authorised token request. */
@@ -32,32 +32,57 @@ export function normalisePath(path: string): string {
 }
 
 /**
- * Checks one request of a known flavour and extracts what it asks for. Pure: throws
- * EndpointError with the status and message the caller gets. `params` are the query (GET) or
- * the form body (POST).
+ * Checks who is calling, from the request head alone, before any body is read: no relay header,
+ * the right secret (App Service) or `Metadata: true` (IMDS, MSI_ENDPOINT) and no wrong secret.
+ * Pure: throws EndpointError.
  */
-export function parseTokenRequest(flavour: Flavour, h: RequestHeaders, params: URLSearchParams, identityHeader: Buffer): TokenRequest {
-  if (h[FORWARDED_FOR_HEADER] !== undefined) {
-    throw new EndpointError(400, 'invalid_request', 'Requests with an X-Forwarded-For header are refused: the token endpoint is for callers inside the pod, not through a proxy');
+export function checkCaller(flavour: Flavour, h: RequestHeaders, identityHeader: Buffer): void {
+  for (const name in RELAY_HEADERS) {
+    if (h[name] !== undefined) throw new EndpointError(400, 'invalid_request', `Requests with a ${RELAY_HEADERS[name]} header are refused: the token endpoint is for callers inside the pod, not through a proxy`);
   }
   const secret = h[IDENTITY_HEADER];
   if (flavour === 'app_service') {
     if (secret === undefined) throw new EndpointError(401, 'unauthorized_client', 'Missing X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
     if (!secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
-    const apiVersion = params.get('api-version');
-    if (apiVersion !== null && apiVersion !== APP_SERVICE_API_VERSION) {
-      throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${APP_SERVICE_API_VERSION}`);
-    }
-  } else {
-    if (secret !== undefined && !secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable, or leave the header out');
-    const metadata = h[METADATA_HEADER];
-    if (typeof metadata !== 'string' || metadata.toLowerCase() !== 'true') {
-      throw new EndpointError(400, 'bad_request_102', 'Required metadata header not specified: send Metadata: true');
-    }
-    const apiVersion = params.get('api-version');
-    if (flavour === 'imds' && apiVersion !== null && apiVersion !== IMDS_API_VERSION) {
-      throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${IMDS_API_VERSION}`);
-    }
+    return;
+  }
+  if (secret !== undefined && !secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable, or leave the header out');
+  const metadata = h[METADATA_HEADER];
+  if (typeof metadata !== 'string' || metadata.toLowerCase() !== 'true') {
+    throw new EndpointError(400, 'bad_request_102', 'Required metadata header not specified: send Metadata: true');
+  }
+}
+
+/**
+ * Checks the head of a POST /msi/token before its body is read: a form Content-Type (every SDK
+ * sends one; a missing one is refused too) and a declared length within MAX_BODY_BYTES.
+ */
+export function checkFormHead(h: RequestHeaders): void {
+  const type = String(h['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== FORM_CONTENT_TYPE) {
+    throw new EndpointError(415, 'invalid_request', `POST /msi/token takes a form body: send Content-Type: ${FORM_CONTENT_TYPE} with resource=<resource URI>`);
+  }
+  if (Number(h['content-length'] ?? 0) > MAX_BODY_BYTES) throw new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`);
+}
+
+/**
+ * Checks one request of a known flavour and extracts what it asks for: `checkCaller`, then
+ * `checkParams`. Pure: throws EndpointError with the status and message the caller gets.
+ * `params` are the query (GET) or the form body (POST).
+ */
+export function parseTokenRequest(flavour: Flavour, h: RequestHeaders, params: URLSearchParams, identityHeader: Buffer): TokenRequest {
+  checkCaller(flavour, h, identityHeader);
+  return checkParams(flavour, params);
+}
+
+/** What an authorised caller asks for (api-version, resource, identity selector). Pure: throws EndpointError. */
+export function checkParams(flavour: Flavour, params: URLSearchParams): TokenRequest {
+  const apiVersion = params.get('api-version');
+  if (flavour === 'app_service' && apiVersion !== null && apiVersion !== APP_SERVICE_API_VERSION) {
+    throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${APP_SERVICE_API_VERSION}`);
+  }
+  if (flavour === 'imds' && apiVersion !== null && apiVersion !== IMDS_API_VERSION) {
+    throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${IMDS_API_VERSION}`);
   }
   const resources = params.getAll('resource');
   if (resources.length === 0 || !resources[0]) throw new EndpointError(400, 'invalid_request', 'Missing resource: pass resource=<resource URI>, e.g. resource=https://management.azure.com/');

@@ -1,14 +1,14 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import express from 'express';
 import { decodeClaims } from '../../identity/federated-token.js';
 import { scopeForResource, type AccessToken } from '../../identity/access-token.js';
 import { ExchangeError } from '../../identity/errors.js';
 import type { TokenStore } from '../../identity/token-store.js';
 import type { Logger } from '../../log.js';
 import type { SidecarMetrics } from '../metrics.js';
+import { bound, refusalResponse, serverOptions, type BodyLease, type ListenerLimits } from '../../http/bounded-listener.js';
 import { FLAVOURS, MAX_BODY_BYTES, MAX_HEADER_BYTES, type Flavour } from './protocol.js';
-import { parseTokenRequest, routeOf, type TokenRequest } from './request.js';
+import { checkCaller, checkFormHead, checkParams, routeOf, type TokenRequest } from './request.js';
 import { EndpointError, errorAnswer, TokenAnswers, type Answer } from './responses.js';
 
 export interface EndpointOptions {
@@ -27,8 +27,8 @@ export interface EndpointOptions {
 /**
  * The loopback token endpoint: App Service 2019-08-01 (`GET /msi/token` + X-IDENTITY-HEADER),
  * IMDS 2018-02-01 (`GET /metadata/identity/oauth2/token` + Metadata: true) and the legacy
- * MSI_ENDPOINT (`POST /msi/token` form + Metadata: true). The token path is plain node:http with
- * answers built once per token; everything else falls through to express.
+ * MSI_ENDPOINT (`POST /msi/token` form + Metadata: true), plain node:http with answers built once
+ * per token, bounded in connections, bytes and time (ENDPOINT_LIMITS).
  *
  * @example
  * const server = createEndpointServer({ store, clientId, identityHeader, metrics, log });
@@ -82,10 +82,11 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     }
   };
 
+  /** Answers a request whose caller was checked (checkCaller) and whose body, if any, was read. */
   const serveToken = async (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour, params: URLSearchParams, started: number): Promise<void> => {
     let status = 500;
     try {
-      const r = parseTokenRequest(flavour, req.headers, params, secret);
+      const r = checkParams(flavour, params);
       checkSelector(r);
       const scope = scopeForResource(r.resource);
       if (allowed && !allowed.has(scope)) {
@@ -118,40 +119,40 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     }
   };
 
-  const fallback = express();
-  fallback.disable('x-powered-by');
-  fallback.set('etag', false);
-  fallback.use((req, res) => {
-    const a = errorAnswer(new EndpointError(404, 'not_found', `No such endpoint: use GET /msi/token (App Service), GET /metadata/identity/oauth2/token (IMDS) or POST /msi/token (MSI_ENDPOINT)`));
-    res.status(a.status).set(a.headers).send(a.body);
-  });
-
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const server = http.createServer(serverOptions(ENDPOINT_LIMITS), (req, res) => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = routeOf(req.method ?? 'GET', path);
-    if (!route) {
-      fallback(req, res);
+    if (!route || 'methodNotAllowed' in route || !enabled.has(route.flavour)) {
+      const e = !route
+        ? new EndpointError(404, 'not_found', 'No such endpoint: use GET /msi/token (App Service), GET /metadata/identity/oauth2/token (IMDS) or POST /msi/token (MSI_ENDPOINT)')
+        : 'methodNotAllowed' in route
+          ? new EndpointError(405, 'invalid_request', `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`)
+          : new EndpointError(404, 'not_found', `The ${route.flavour} flavour is disabled in this sidecar (ENTRA_SIDECAR_FLAVOURS)`);
+      refuseHead(req, res, route ? undefined : null, e);
       return;
     }
-    if ('methodNotAllowed' in route || !enabled.has(route.flavour)) {
-      const e = 'methodNotAllowed' in route
-        ? new EndpointError(405, 'invalid_request', `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`)
-        : new EndpointError(404, 'not_found', `The ${route.flavour} flavour is disabled in this sidecar (ENTRA_SIDECAR_FLAVOURS)`);
-      req.resume();
-      reject(req, res, undefined, e);
+    const flavour = route.flavour;
+    // who is calling is decided from the head alone: a refused request's body is never read
+    try {
+      checkCaller(flavour, req.headers, secret);
+      if (flavour === 'msi') checkFormHead(req.headers);
+    } catch (err) {
+      refuseHead(req, res, flavour, err as EndpointError);
+      count(flavour, (err as EndpointError).status, started);
       return;
     }
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-    if (route.flavour !== 'msi') {
+    if (flavour !== 'msi') {
       req.resume();
-      void serveToken(req, res, route.flavour, query, started);
+      void serveToken(req, res, flavour, query, started);
       return;
     }
-    readForm(req, (err, form) => {
+    readForm(req, bounded.lease(res), (err, form) => {
       if (err) {
+        res.setHeader('connection', 'close');
         reject(req, res, 'msi', err);
         count('msi', err.status, started);
         return;
@@ -160,42 +161,61 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       void serveToken(req, res, 'msi', query, started);
     });
   });
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end(MALFORMED_REQUEST);
-    else socket.destroy();
+
+  /**
+   * Refuses a request from its head. A request that may still carry a body gets `Connection:
+   * close`, so its body is dropped with the connection rather than read. `flavour` null: not a
+   * token path (not logged as a refused token request).
+   */
+  const refuseHead = (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour | undefined | null, e: EndpointError): void => {
+    if (!req.complete) res.setHeader('connection', 'close');
+    if (flavour === null) send(res, errorAnswer(e));
+    else reject(req, res, flavour, e);
+  };
+
+  const bounded = bound(server, ENDPOINT_LIMITS, {
+    refusal: refusalResponse('The token endpoint is at its connection limit; retry shortly'),
+    onShed: (reason) => o.metrics.connectionsShed.labels('endpoint', reason).inc(),
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) socket.destroy();
+    else socket.end(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? TIMED_OUT_REQUEST : MALFORMED_REQUEST);
   });
   return server;
 }
 
-/** Reads a bounded urlencoded form body; refuses other content types and oversized bodies early. */
-function readForm(req: http.IncomingMessage, done: (err: EndpointError | undefined, form?: URLSearchParams) => void): void {
-  const type = String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded').split(';')[0]?.trim().toLowerCase();
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (type !== 'application/x-www-form-urlencoded') {
-    req.resume();
-    done(new EndpointError(415, 'invalid_request', 'POST /msi/token takes a form body (Content-Type: application/x-www-form-urlencoded) with resource=<resource URI>'));
-    return;
-  }
-  if (declared > MAX_BODY_BYTES) {
-    req.resume();
-    done(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
-    return;
-  }
+/**
+ * What the token endpoint may hold: a pod's apps need a handful of connections; 256 covers a
+ * busy one. Memory held for requests is at most 256 × 8 KiB of heads + 1 MiB of bodies.
+ */
+export const ENDPOINT_LIMITS: ListenerLimits = {
+  maxConnections: 128,
+  maxBufferedBytes: 512 * 1024,
+  maxHeaderBytes: MAX_HEADER_BYTES,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+/**
+ * Reads a form body of at most MAX_BODY_BYTES (its head was checked by checkFormHead), each chunk
+ * drawn from the listener's shared body budget: a spent budget is a 503 with Retry-After.
+ */
+function readForm(req: http.IncomingMessage, lease: BodyLease, done: (err: EndpointError | undefined, form?: URLSearchParams) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
+  const fail = (e: EndpointError): void => {
+    finished = true;
+    chunks.length = 0;
+    req.resume();
+    done(e);
+  };
   req.on('data', (c: Buffer) => {
     if (finished) return;
     size += c.length;
-    if (size > MAX_BODY_BYTES) {
-      finished = true;
-      req.resume();
-      done(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
-      return;
-    }
+    if (size > MAX_BODY_BYTES) return fail(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
+    if (!lease.take(c.length)) return fail(new EndpointError(503, 'temporarily_unavailable', 'The token endpoint holds too many request bodies at once; retry shortly', 1));
     chunks.push(c);
   });
   req.on('end', () => {
@@ -210,6 +230,8 @@ function readForm(req: http.IncomingMessage, done: (err: EndpointError | undefin
 
 const MALFORMED_BODY = '{"error":"invalid_request","error_description":"Malformed HTTP request or headers too large","message":"Malformed HTTP request or headers too large","statusCode":400}';
 const MALFORMED_REQUEST = `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${MALFORMED_BODY.length}\r\nconnection: close\r\n\r\n${MALFORMED_BODY}`;
+const TIMED_OUT_BODY = '{"error":"invalid_request","error_description":"The request was not sent in time","message":"The request was not sent in time","statusCode":408}';
+const TIMED_OUT_REQUEST = `HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${TIMED_OUT_BODY.length}\r\nconnection: close\r\n\r\n${TIMED_OUT_BODY}`;
 
 function pathOf(url: string | undefined): string {
   const u = url ?? '/';
