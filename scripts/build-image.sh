@@ -175,9 +175,10 @@ else
 
   echo "build-image: buildah bud --isolation chroot --build-arg NODE_IMAGE=$BASE_IMAGE ${build_mounts[*]} -f Dockerfile ."
   t0=$(date +%s)
-  "${BUILDAH[@]}" bud --isolation chroot --layers --build-arg "NODE_IMAGE=$BASE_IMAGE" "${build_mounts[@]}" -t "localhost/$TAG" -f Dockerfile . >"$CACHE/bud.log" 2>&1 || {
-    tail -40 "$CACHE/bud.log" >&2
-    echo "build-image: buildah bud failed (full log: $CACHE/bud.log)" >&2
+  bud_log="$(dirname "$OUT")/buildah-bud.log"
+  "${BUILDAH[@]}" bud --isolation chroot --layers --build-arg "NODE_IMAGE=$BASE_IMAGE" "${build_mounts[@]}" -t "localhost/$TAG" -f Dockerfile . >"$bud_log" 2>&1 || {
+    tail -40 "$bud_log" >&2
+    echo "build-image: buildah bud failed (full log: $bud_log)" >&2
     exit 1
   }
   echo "build-image: built in $(($(date +%s) - t0)) s"

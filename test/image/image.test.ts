@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -8,7 +9,11 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { mutatePod } from '../../src/webhook/mutate.js';
 import type { Container, Pod } from '../../src/webhook/pod.js';
 import { DEFAULT_SIDECAR_SETTINGS, type MutationSettings } from '../../src/webhook/settings.js';
+import { createCertificateAuthority, issueServingCertificate, serviceDnsNames } from '../../src/webhook/certificates.js';
+import { ProjectedVolumeWriter } from '../../src/emulator/projected-volume.js';
+import { ensureHelm, helmTemplate, NAMESPACE, only, RELEASE } from '../chart/tools.js';
 import { recordSecret } from '../helpers/audit.js';
+import { startFakeKubeApi } from '../helpers/fake-kube-api.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { buildImage, IMAGE_ARCHIVE, imageTestsUnavailable, unpackImage, type UnpackedImage } from './oci-image.js';
 import { podContainerConfig, type HostVolume } from './pod-container.js';
@@ -167,6 +172,14 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     console.log(sizes.stdout.trim());
   });
 
+  it('runs as 65532:65532 when a pod sets no user (`kubectl run` with the image and nothing else)', async () => {
+    const plain: Container = { name: 'plain', command: ['sh', '-c', 'echo "$(id -u):$(id -g)"'] };
+    const r = await runToExit('plain', config('plain', plain, {}, {}));
+    expect(r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toEqual(['65532:65532']);
+  });
+
   it('holds the production dependencies and no dev dependency, source map or test', () => {
     const app = join(image.rootfs, 'app');
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
@@ -227,10 +240,12 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     recordSecret(env.ENTRA_SIDECAR_IDENTITY_HEADER);
     await c.waitForLog((l) => l.msg === 'sidecar started');
     const health = `http://127.0.0.1:${settings.healthPort}`;
+    const readyBy = Date.now() + 30_000;
     for (;;) {
       const r = await fetch(`${health}/readyz`).catch(() => undefined);
       if (r?.status === 200) break;
-      await c.waitForLog((l) => typeof l.msg === 'string' && /token|ready/i.test(l.msg), 5_000).catch(() => undefined);
+      if (Date.now() > readyBy) throw new Error(`/readyz never answered 200 (last: ${r?.status ?? 'no answer'}); stderr: ${c.stderr.join(' | ')}; logs: ${c.stdout.slice(-5).join(' | ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // polling the readiness signal, as kubelet's probe does
     }
     const res = await fetch(`http://127.0.0.1:${settings.port}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://storage.azure.com/')}`, {
       headers: { 'X-IDENTITY-HEADER': env.ENTRA_SIDECAR_IDENTITY_HEADER as string },
@@ -249,6 +264,139 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     expect(volumeMounts.size).toBe(1); // the token folder
     expect(writable.stdout.split('\n').filter((l) => l !== '' && !volumeMounts.has(l))).toEqual([]);
     expect(writable.stdout.split('\n')).toContain([...volumeMounts][0]); // find saw the writable volume
+
+    expect(await c.stop('SIGTERM')).toBe(0);
+    expect(c.stderr).toEqual([]);
+  });
+
+  it('the sidecar never loads @kubernetes/client-node (the bench module audit, in the container), and the check catches it when it is loaded', async () => {
+    const { pod, settings } = await injectedPod('native');
+    const sidecar = byName(pod, 'entra-sidecar');
+    const env = Object.fromEntries((sidecar.env ?? []).map((e) => [e.name, e.value]));
+    const record = emptyDir();
+    cleanups.push(record.cleanup);
+    const hook = 'file:///opt/entra-bench-hooks/record-modules.mjs';
+    const audit = (name: string) => ({
+      extraBinds: [...trustEmulator().extraBinds, { hostPath: join(ROOT, 'bench', 'hooks'), containerPath: '/opt/entra-bench-hooks' }],
+      extraEnv: { ...trustEmulator().extraEnv, NODE_OPTIONS: `${env.NODE_OPTIONS} --import=${hook}`, BENCH_MODULE_LOG: `/var/run/entra-bench/${name}.txt` },
+    });
+    const recordMount = { name: 'bench-record', mountPath: '/var/run/entra-bench' };
+    const withRecord = (c: Container): Container => ({ ...c, volumeMounts: [...(c.volumeMounts ?? []), recordMount] });
+    const { volumes } = podVolumes();
+    volumes['bench-record'] = { hostPath: record.hostPath };
+    const c = runContainer('module-audit', { ...config('module-audit', withRecord(sidecar), volumes, audit('sidecar')) });
+    running.push(c);
+    recordSecret(env.ENTRA_SIDECAR_IDENTITY_HEADER);
+    await c.waitForLog((l) => l.msg === 'sidecar started');
+    const endpoint = `http://127.0.0.1:${settings.port}`;
+    const health = `http://127.0.0.1:${settings.healthPort}`;
+    const calls = [
+      fetch(`${endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: { 'x-identity-header': env.ENTRA_SIDECAR_IDENTITY_HEADER as string } }),
+      fetch(`${endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net`, { headers: { metadata: 'true' } }),
+      fetch(`${health}/healthz`),
+      fetch(`${health}/readyz`),
+      fetch(`${health}/metrics`),
+    ];
+    for (const r of await Promise.all(calls)) {
+      const text = await r.text();
+      for (const m of text.matchAll(/"access_token":"([^"]+)"/g)) recordSecret(m[1]);
+    }
+    expect(await c.stop('SIGTERM')).toBe(0);
+    const loaded = readFileSync(join(record.hostPath, 'sidecar.txt'), 'utf8').split('\n').filter(Boolean);
+    expect(loaded.length).toBeGreaterThan(5);
+    expect(loaded.some((l) => l.includes('/app/dist/'))).toBe(true);
+    expect(loaded.filter((l) => l.includes('@kubernetes/client-node'))).toEqual([]);
+
+    // the control: a process in the same image that imports the package is caught by the same hook
+    const control: Container = { ...withRecord(sidecar), command: ['node', '--input-type=module', '-e', "await import('@kubernetes/client-node')"], args: [] };
+    const r = await runToExit('module-audit-control', config('module-audit-control', control, volumes, audit('control')));
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(record.hostPath, 'control.txt'), 'utf8')).toContain('@kubernetes/client-node');
+  });
+
+  it('`entra-sidecar webhook` (the chart Deployment) answers an AdmissionReview over TLS and /healthz, and exits 0 on SIGTERM', async () => {
+    const helm = ensureHelm(); // under CI=true a missing helm throws; elsewhere it says why it skips
+    if (!helm) return;
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const rendered = helmTemplate(helm.helm, {
+      'webhook.port': port,
+      'webhook.healthPort': healthPort,
+      'tls.mode': 'existingSecret',
+      'tls.existingSecret.name': 'entra-sidecar-tls',
+      'tls.existingSecret.caBundle': Buffer.from('unused').toString('base64'),
+    });
+    expect(rendered.stderr).toBe('');
+    const deployment = only<{ spec: { template: { spec: { containers: Container[]; volumes: { name: string; secret?: { secretName: string } }[] } } } }>(rendered.objects, 'Deployment', RELEASE);
+    const webhook = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook') as Container;
+
+    // the API server (the fake one), reached the in-cluster way: kubelet's service env and the
+    // kube-api-access projected volume (token, ca.crt, namespace)
+    const api = await startFakeKubeApi({ version: { major: '1', minor: '33', gitVersion: 'v1.33.1' } });
+    cleanups.push(() => void api.close());
+    api.putServiceAccount('shop', 'orders-api', { 'azure.workload.identity/client-id': emulator.clientId, 'azure.workload.identity/tenant-id': emulator.tenantId });
+    recordSecret(api.token);
+    const writer = new ProjectedVolumeWriter();
+    const kubeApiAccess = mkdtempSync(join(tmpdir(), 'entra-kube-api-access-'));
+    chmodSync(kubeApiAccess, 0o755);
+    writer.write(kubeApiAccess, { token: api.token, 'ca.crt': api.caPem, namespace: NAMESPACE });
+    // the TLS Secret volume: the serving certificate for the webhook's Service
+    const ca = await createCertificateAuthority('entra-sidecar test CA', 30, new Date());
+    const serving = await issueServingCertificate(ca, serviceDnsNames(RELEASE, NAMESPACE), 30, new Date());
+    recordSecret(serving.key);
+    const tlsDir = mkdtempSync(join(tmpdir(), 'entra-tls-'));
+    chmodSync(tlsDir, 0o755);
+    writer.write(tlsDir, { 'tls.crt': serving.cert, 'tls.key': serving.key });
+    writer.flush();
+    const tmp = emptyDir();
+    cleanups.push(tmp.cleanup, () => rmSync(kubeApiAccess, { recursive: true, force: true }), () => rmSync(tlsDir, { recursive: true, force: true }));
+    const apiPort = new URL(api.url).port;
+    const container: Container = {
+      ...webhook,
+      volumeMounts: [...(webhook.volumeMounts ?? []), { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+    };
+    const cfg = podContainerConfig({
+      rootfs: image.rootfs,
+      image: image.config,
+      container,
+      volumes: { tmp: { hostPath: tmp.hostPath }, tls: { hostPath: tlsDir }, 'kube-api-access': { hostPath: kubeApiAccess } },
+      extraEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: apiPort },
+      podNamespace: NAMESPACE,
+      cgroupsPath: `/entra-image-test/webhook-${process.pid}-${Date.now()}`,
+    });
+    const c = runContainer('webhook', cfg);
+    running.push(c);
+    const ready = await c.waitForLog((l) => l.msg === 'webhook ready');
+    expect(ready).toMatchObject({ tls: 'files', mode: 'native' });
+
+    const health = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
+    expect(health.status).toBe(200);
+
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'orders-api-', namespace: 'shop', annotations: { 'entra-sidecar.io/inject': 'true' } },
+      spec: { serviceAccountName: 'orders-api', containers: [{ name: 'app', image: 'example/app:1' }] },
+    };
+    const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: pod } };
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port, path: '/mutate?timeout=5s', method: 'POST', ca: ca.cert, servername: `${RELEASE}.${NAMESPACE}.svc`, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(review));
+    });
+    expect(reply.status).toBe(200);
+    const response = (JSON.parse(reply.body) as { response: { uid: string; allowed: boolean; patch: string } }).response;
+    expect(response).toMatchObject({ uid: 'u-1', allowed: true });
+    const patch = Buffer.from(response.patch, 'base64').toString();
+    for (const m of patch.matchAll(/"([0-9a-f]{64})"/g)) recordSecret(m[1]);
+    expect(patch).toContain('"name":"entra-sidecar"');
+    expect(patch).toContain(emulator.clientId); // from the ServiceAccount, read through the API server
 
     expect(await c.stop('SIGTERM')).toBe(0);
     expect(c.stderr).toEqual([]);

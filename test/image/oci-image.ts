@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageConfig } from './pod-container.js';
@@ -15,13 +15,15 @@ function onPath(tool: string): boolean {
 
 /**
  * Why the image tests cannot run here, or undefined when they can: they need root (runc, buildah's
- * chroot isolation) and the tools scripts/install-image-tools.sh installs from Debian.
+ * chroot isolation, and scripts/build-image.sh installs the tools it lacks from Debian as root).
  */
 export function imageTestsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the image tests need root (buildah --isolation chroot, runc): run them as root';
   if (process.arch !== 'x64') return `the local base image is x86_64 only (this is ${process.arch})`;
-  const missing = TOOLS.filter((t) => !onPath(t));
-  if (missing.length > 0) return `${missing.join(', ')} not installed: run scripts/install-image-tools.sh (as root)`;
+  if (process.getuid?.() !== 0) {
+    const missing = TOOLS.filter((t) => !onPath(t));
+    const tools = missing.length > 0 ? `; ${missing.join(', ')} not installed (scripts/install-image-tools.sh)` : '';
+    return `the image tests need root (buildah --isolation chroot, runc)${tools}: run them as root`;
+  }
   return undefined;
 }
 
@@ -91,8 +93,25 @@ export async function unpackImage(archive = IMAGE_ARCHIVE): Promise<UnpackedImag
         rmSync(tmp, { recursive: true, force: true }); // another process unpacked it first
       }
     }
+    pruneUnpacked(dir);
     return { digest: top.digest, ref, config, rootfs: join(dir, 'rootfs') };
   } finally {
     rmSync(layout, { recursive: true, force: true });
+  }
+}
+
+/** Removes images unpacked by earlier builds and unused for a day (each is ~300 MB); marks `keep` as used. */
+function pruneUnpacked(keep: string): void {
+  const now = new Date();
+  utimesSync(keep, now, now);
+  const parent = join(IMAGE_CACHE, 'unpacked');
+  for (const name of readdirSync(parent)) {
+    const path = join(parent, name);
+    if (path === keep) continue;
+    try {
+      if (now.getTime() - statSync(path).mtimeMs > 24 * 3600_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another process removed it first
+    }
   }
 }

@@ -27,6 +27,8 @@ export interface PodContainerOptions {
   extraEnv?: Record<string, string>;
   /** cgroup path for the memory limit */
   cgroupsPath: string;
+  /** the pod's namespace, for env `valueFrom.fieldRef: metadata.namespace` (the downward API) */
+  podNamespace?: string;
 }
 
 const KIB = 1024;
@@ -85,8 +87,10 @@ export function podContainerConfig(o: PodContainerOptions): Record<string, unkno
     env.push(`${name}=${value}`);
   };
   for (const e of c.env ?? []) {
-    if (e.value === undefined) throw new Error(`container ${c.name}: env ${e.name} has no literal value (valueFrom is not supported here)`);
-    setEnv(e.name, e.value);
+    const fieldPath = (e as { valueFrom?: { fieldRef?: { fieldPath?: string } } }).valueFrom?.fieldRef?.fieldPath;
+    if (e.value !== undefined) setEnv(e.name, e.value);
+    else if (fieldPath === 'metadata.namespace' && o.podNamespace) setEnv(e.name, o.podNamespace);
+    else throw new Error(`container ${c.name}: env ${e.name} has no literal value (only valueFrom metadata.namespace is supported here)`);
   }
   for (const [k, v] of Object.entries(o.extraEnv ?? {})) setEnv(k, v);
 
