@@ -15,7 +15,8 @@ export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 /** Which flavour a path and method belong to; undefined when the path is not a token path. */
 export function routeOf(method: string, rawPath: string): { flavour: Flavour } | { methodNotAllowed: true } | undefined {
-  const path = normalisePath(rawPath);
+  // the paths as every SDK sends them need no normalising
+  const path = rawPath === MSI_TOKEN_PATH || rawPath === IMDS_TOKEN_PATH ? rawPath : normalisePath(rawPath);
   if (path === MSI_TOKEN_PATH) {
     if (method === 'GET') return { flavour: 'app_service' };
     if (method === 'POST') return { flavour: 'msi' };

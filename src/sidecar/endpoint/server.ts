@@ -9,7 +9,14 @@ import type { SidecarMetrics } from '../metrics.js';
 import { bound, refusalResponse, serverOptions, type BodyLease, type ListenerLimits } from '../../http/bounded-listener.js';
 import { FLAVOURS, MAX_BODY_BYTES, MAX_HEADER_BYTES, type Flavour } from './protocol.js';
 import { checkCaller, checkFormHead, checkParams, routeOf, type TokenRequest } from './request.js';
+import { CheckedQueries } from './checked-queries.js';
 import { EndpointError, errorAnswer, TokenAnswers, type Answer } from './responses.js';
+
+/** A query that passed checkQuery: the request it makes and the scope it maps to. */
+interface CheckedQuery {
+  request: TokenRequest;
+  scope: string;
+}
 
 export interface EndpointOptions {
   store: Pick<TokenStore, 'peek' | 'get'>;
@@ -41,12 +48,14 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
   const allowed = o.allowedScopes ? new Set(o.allowedScopes) : undefined;
   const now = o.now ?? Date.now;
   const clientIdLower = o.clientId.toLowerCase();
-  const requestCounters = new Map<string, { inc(): void }>();
+  const requestCounters = new Map<number, { inc(): void }>();
+  const flavourIndex = Object.fromEntries(FLAVOURS.map((f, i) => [f, i])) as Record<Flavour, number>;
+  const checked = new CheckedQueries<CheckedQuery>();
   const durations = Object.fromEntries(FLAVOURS.map((f) => [f, o.metrics.endpointDuration.labels(f)])) as unknown as Record<Flavour, { observe(v: number): void }>;
   const oids = new WeakMap<AccessToken, string | undefined>();
 
   const count = (flavour: Flavour, status: number, started: number): void => {
-    const key = `${flavour}:${status}`;
+    const key = flavourIndex[flavour] * 1000 + status;
     let c = requestCounters.get(key);
     if (!c) {
       c = o.metrics.endpointRequests.labels(flavour, String(status));
@@ -82,31 +91,51 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     }
   };
 
-  /** Answers a request whose caller was checked (checkCaller) and whose body, if any, was read. */
-  const serveToken = async (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour, params: URLSearchParams, started: number): Promise<void> => {
-    let status = 500;
-    try {
-      const r = checkParams(flavour, params);
-      checkSelector(r);
-      const scope = scopeForResource(r.resource);
-      if (allowed && !allowed.has(scope)) {
-        throw new EndpointError(403, 'access_denied', `Scope ${scope.slice(0, 200)} is not allowed by ENTRA_SIDECAR_ALLOWED_SCOPES: ask the platform team to add it`);
-      }
-      const token = o.store.peek(scope) ?? (await fetchToken(scope));
-      if (r.selector?.kind === 'object_id' && r.selector.value.toLowerCase() !== (oidOf(token) ?? '').toLowerCase()) {
-        throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${r.selector.value.slice(0, 64)}`);
-      }
-      const answer = answers.answer(token, r.resource, now());
-      status = 200;
-      res.writeHead(200, answer.headers);
-      res.end(answer.body);
-    } catch (err) {
-      const e = err instanceof EndpointError ? err : new EndpointError(503, 'temporarily_unavailable', 'The sidecar could not answer; retry shortly', 1);
-      status = e.status;
-      reject(req, res, flavour, e);
-    } finally {
-      count(flavour, status, started);
+  /**
+   * What the query (or form) asks for, checked: api-version, resource, identity selector, allowed
+   * scope. Pure in (flavour, params): the same query string of the same flavour always gives the
+   * same outcome, which is what lets `checked` remember it. Throws EndpointError.
+   */
+  const checkQuery = (flavour: Flavour, params: URLSearchParams): CheckedQuery => {
+    const request = checkParams(flavour, params);
+    checkSelector(request);
+    const scope = scopeForResource(request.resource);
+    if (allowed && !allowed.has(scope)) {
+      throw new EndpointError(403, 'access_denied', `Scope ${scope.slice(0, 200)} is not allowed by ENTRA_SIDECAR_ALLOWED_SCOPES: ask the platform team to add it`);
     }
+    return { request, scope };
+  };
+
+  /** Answers a request whose caller was checked (checkCaller) and whose query was checked (checkQuery). */
+  const serveChecked = (req: http.IncomingMessage, res: http.ServerResponse, c: CheckedQuery, started: number): void => {
+    const held = o.store.peek(c.scope);
+    // a held token is answered synchronously: no promise, no extra turn
+    if (held) answerWith(req, res, c, held, started);
+    else void fetchToken(c.scope).then((token) => answerWith(req, res, c, token, started), (err: unknown) => refuse(req, res, c.request.flavour, err, started));
+  };
+
+  const answerWith = (req: http.IncomingMessage, res: http.ServerResponse, c: CheckedQuery, token: AccessToken, started: number): void => {
+    const s = c.request.selector;
+    if (s?.kind === 'object_id' && s.value.toLowerCase() !== (oidOf(token) ?? '').toLowerCase()) {
+      refuse(req, res, c.request.flavour, new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${s.value.slice(0, 64)}`), started);
+      return;
+    }
+    let answer;
+    try {
+      answer = answers.answer(token, c.request.resource, now());
+    } catch (err) {
+      refuse(req, res, c.request.flavour, err, started);
+      return;
+    }
+    res.writeHead(200, answer.headers);
+    res.end(answer.body);
+    count(c.request.flavour, 200, started);
+  };
+
+  const refuse = (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour, err: unknown, started: number): void => {
+    const e = err instanceof EndpointError ? err : new EndpointError(503, 'temporarily_unavailable', 'The sidecar could not answer; retry shortly', 1);
+    reject(req, res, flavour, e);
+    count(flavour, e.status, started);
   };
 
   const fetchToken = async (scope: string): Promise<AccessToken> => {
@@ -144,12 +173,24 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       count(flavour, (err as EndpointError).status, started);
       return;
     }
-    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const rawQuery = q === -1 ? '' : url.slice(q + 1);
     if (flavour !== 'msi') {
       req.resume();
-      void serveToken(req, res, flavour, query, started);
+      // a query string seen before (this flavour, every character the same) was checked then;
+      // the caller's headers were checked above, for this request
+      let c = checked.get(flavour, rawQuery);
+      if (!c) {
+        try {
+          c = checked.remember(flavour, rawQuery, checkQuery(flavour, new URLSearchParams(rawQuery)));
+        } catch (err) {
+          refuse(req, res, flavour, err, started);
+          return;
+        }
+      }
+      serveChecked(req, res, c, started);
       return;
     }
+    const query = new URLSearchParams(rawQuery);
     readForm(req, bounded.lease(res), (err, form) => {
       if (err) {
         res.setHeader('connection', 'close');
@@ -158,7 +199,15 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
         return;
       }
       for (const [k, v] of form as URLSearchParams) query.append(k, v);
-      void serveToken(req, res, 'msi', query, started);
+      // query and body together: checked every time (a form is not remembered)
+      let c: CheckedQuery;
+      try {
+        c = checkQuery('msi', query);
+      } catch (e) {
+        refuse(req, res, 'msi', e, started);
+        return;
+      }
+      serveChecked(req, res, c, started);
     });
   });
 
