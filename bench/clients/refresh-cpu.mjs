@@ -31,7 +31,7 @@ if (mode === 'sidecar' || mode === 'exchange') {
   const { writeTokenFiles } = await load('sidecar/token-files.js');
   const { SidecarMetrics } = await load('sidecar/metrics.js');
   const metrics = new SidecarMetrics();
-  const exchange = createExchange({ clientId: env.AZURE_CLIENT_ID, tenantId: env.AZURE_TENANT_ID, authorityHost: host, federatedTokenFile: env.AZURE_FEDERATED_TOKEN_FILE, timeoutMs: 10_000 });
+  const exchange = createExchange({ clientId: env.AZURE_CLIENT_ID, tenantId: env.AZURE_TENANT_ID, authorityHost: host, credential: { kind: 'federated', tokenFile: env.AZURE_FEDERATED_TOKEN_FILE, setting: 'AZURE_FEDERATED_TOKEN_FILE' }, timeoutMs: 10_000 });
   close = () => exchange.close();
   // what main.ts does per successful refresh (events.refreshed and trackAssertion)
   op = mode === 'exchange' ? () => exchange(SCOPE) : async () => {
