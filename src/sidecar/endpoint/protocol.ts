@@ -1,6 +1,7 @@
-/** The managed-identity protocol flavours the endpoint speaks, and its paths: defined in the contract. */
-export { FLAVOURS, type Flavour } from '../../contract/flavours.js';
-export { IMDS_TOKEN_PATH, MSI_TOKEN_PATH } from '../../contract/endpoint.js';
+/**
+ * Wire details of the managed-identity protocols the endpoint speaks. Its flavours
+ * (src/contract/flavours.ts) and paths (src/contract/endpoint.ts) are in the contract.
+ */
 export const APP_SERVICE_API_VERSION = '2019-08-01';
 export const IMDS_API_VERSION = '2018-02-01';
 

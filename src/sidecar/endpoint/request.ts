@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { APP_SERVICE_API_VERSION, FORM_CONTENT_TYPE, IDENTITY_HEADER, MAX_BODY_BYTES, RELAY_HEADERS, IDENTITY_SELECTORS, IMDS_API_VERSION, IMDS_TOKEN_PATH, METADATA_HEADER, MSI_TOKEN_PATH, type Flavour } from './protocol.js';
+import { IMDS_TOKEN_PATH, MSI_TOKEN_PATH } from '../../contract/endpoint.js';
+import type { Flavour } from '../../contract/flavours.js';
+import { APP_SERVICE_API_VERSION, FORM_CONTENT_TYPE, IDENTITY_HEADER, MAX_BODY_BYTES, RELAY_HEADERS, IDENTITY_SELECTORS, IMDS_API_VERSION, METADATA_HEADER } from './protocol.js';
 import { EndpointError } from './responses.js';
 
 /** A well-formed, authorised token request. */
