@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt, serviceAccountSubject, type Emulator } from '../../src/emulator/index.js';
-import { startTestEmulator } from '../helpers/emulator.js';
 import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil, type Pair,
+  alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil,
 } from './harness.js';
 
 const CAP_MS = 20_000;

@@ -54,7 +54,12 @@ describe('ServiceAccount lookup grace period (fake clock)', () => {
     let now = 0;
     const reads: number[] = [];
     const lookup = createServiceAccountLookup(
-      { read: async () => (reads.push(now), null) },
+      {
+        read: async () => {
+          reads.push(now);
+          return null;
+        },
+      },
       { now: () => now, sleep: async (ms) => void (now += ms) },
     );
     expect(await lookup.get('ns', 'sa')).toBeNull();
