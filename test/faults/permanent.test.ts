@@ -6,7 +6,7 @@
  *
  * The sidecar runs with the test-only backoff override (ENTRA_SIDECAR_TEST_BACKOFF, accepted only
  * against a loopback emulator) so the cap is 20 s instead of 60 s (long enough for the checks made between two attempts on a loaded machine); the policy itself (cap, jitter,
- * Retry-After) is proven with a fake clock in test/unit/refresh-policy.test.ts.
+ * Retry-After) is proven with a fake clock in test/identity/refresh-policy.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { openSync, closeSync, constants, mkdtempSync, rmSync } from 'node:fs';
