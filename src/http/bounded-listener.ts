@@ -21,6 +21,21 @@ export interface ListenerLimits {
   keepAliveTimeoutMs: number;
 }
 
+/**
+ * What a probe port may hold (the sidecar's and the webhook's health listeners). It listens on
+ * every interface (kubelet and Prometheus reach it from outside the pod), so anything on the pod
+ * network can connect: a few probes and scrapes need a handful of connections, and no request has
+ * a body.
+ */
+export const PROBE_PORT_LIMITS: ListenerLimits = {
+  maxConnections: 64,
+  maxBufferedBytes: 0,
+  maxHeaderBytes: 8 * 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
 /** Why a connection was dropped: `evicted` (the oldest slow or idle one, to make room), `refused` (no room), `body_budget` (the shared body budget was spent). */
 export type ShedReason = 'evicted' | 'refused' | 'body_budget';
 

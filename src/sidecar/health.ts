@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { bound, refusalResponse, serverOptions, type ListenerLimits } from '../http/bounded-listener.js';
+import { bound, PROBE_PORT_LIMITS, refusalResponse, serverOptions } from '../http/bounded-listener.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { FileReadiness } from './rendered-files.js';
 
@@ -18,20 +18,6 @@ export interface HealthOptions {
   readiness: () => { ready: boolean; targets: TargetReadiness[]; files: FileReadiness[]; credential?: Record<string, unknown> };
 }
 
-/**
- * What the health port may hold. It listens on every interface (kubelet and Prometheus reach it
- * from outside the pod), so anything on the pod network can connect: a few probes and scrapes need
- * a handful of connections, and no request has a body.
- */
-export const HEALTH_LIMITS: ListenerLimits = {
-  maxConnections: 64,
-  maxBufferedBytes: 0,
-  maxHeaderBytes: 8 * 1024,
-  headersTimeoutMs: 5_000,
-  requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-};
-
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NOT_FOUND = { error: 'not_found', message: 'This port serves /healthz, /readyz and /metrics only; tokens are on the loopback endpoint' };
 
@@ -39,10 +25,10 @@ const NOT_FOUND = { error: 'not_found', message: 'This port serves /healthz, /re
  * The health listener: `/healthz` (alive: the event loop turns), `/readyz` (every configured
  * target holds a valid token and its files, rendered files included, are written) and `/metrics`,
  * on GET and HEAD. It never serves tokens and never reads a request body. Plain node:http, bounded
- * by HEALTH_LIMITS.
+ * by PROBE_PORT_LIMITS.
  */
 export function createHealthServer(o: HealthOptions): http.Server {
-  const server = http.createServer(serverOptions(HEALTH_LIMITS), (req, res) => {
+  const server = http.createServer(serverOptions(PROBE_PORT_LIMITS), (req, res) => {
     // a body is never read: a request that may still send one is answered and its connection closed
     if (!req.complete) res.setHeader('connection', 'close');
     req.resume();
@@ -72,7 +58,7 @@ export function createHealthServer(o: HealthOptions): http.Server {
     }
     return json(404, NOT_FOUND);
   });
-  bound(server, HEALTH_LIMITS, {
+  bound(server, PROBE_PORT_LIMITS, {
     refusal: refusalResponse('The health port is at its connection limit; retry shortly'),
     onShed: (reason) => o.metrics.connectionsShed.labels('health', reason).inc(),
   });

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { bound, refusalResponse, serverOptions, type ListenerLimits } from '../http/bounded-listener.js';
+import { bound, PROBE_PORT_LIMITS, refusalResponse, serverOptions } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -10,16 +10,6 @@ export interface HealthServerOptions {
   log: Logger;
 }
 
-/** What the webhook's health port may hold: probes and scrapes need a handful of connections; no request has a body. */
-export const WEBHOOK_HEALTH_LIMITS: ListenerLimits = {
-  maxConnections: 64,
-  maxBufferedBytes: 0,
-  maxHeaderBytes: 8 * 1024,
-  headersTimeoutMs: 5_000,
-  requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-};
-
 /**
  * Plain-HTTP probes and metrics: `/healthz` (the process answers), `/readyz` (it can admit pods:
  * 200, else 503), `/metrics` (Prometheus text). Never serves admissions.
@@ -28,7 +18,7 @@ export const WEBHOOK_HEALTH_LIMITS: ListenerLimits = {
  * createHealthServer({ metrics, isReady: () => ready, log }).listen(8080, '0.0.0.0');
  */
 export function createHealthServer(options: HealthServerOptions): Server {
-  const server = createServer(serverOptions(WEBHOOK_HEALTH_LIMITS), (req, res) => {
+  const server = createServer(serverOptions(PROBE_PORT_LIMITS), (req, res) => {
     // a body is never read: a request that may still send one is answered and its connection closed
     if (!req.complete) res.setHeader('connection', 'close');
     req.resume();
@@ -56,7 +46,7 @@ export function createHealthServer(options: HealthServerOptions): Server {
     }
     return json(404, { status: 'not found', paths: ['/healthz', '/readyz', '/metrics'] });
   });
-  bound(server, WEBHOOK_HEALTH_LIMITS, {
+  bound(server, PROBE_PORT_LIMITS, {
     refusal: refusalResponse('The health port is at its connection limit; retry shortly'),
     onShed: (reason) => options.metrics.connectionsShed.inc({ listener: 'health', reason }),
   });

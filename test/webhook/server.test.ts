@@ -328,7 +328,7 @@ describe('HTTPS admission end to end', () => {
 
   it('bounds its connections: past the limit the oldest silent ones are closed, and admissions and probes go on', async () => {
     const { ADMISSION_LIMITS } = await import('../../src/webhook/server.js');
-    const { WEBHOOK_HEALTH_LIMITS } = await import('../../src/webhook/health.js');
+    const { PROBE_PORT_LIMITS } = await import('../../src/http/bounded-listener.js');
     const { connect: tcpConnect } = await import('node:net');
     const flood = (port: number, count: number) =>
       Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Socket>((resolve) => {
@@ -337,7 +337,7 @@ describe('HTTPS admission end to end', () => {
       s.on('end', () => s.destroy());
       })));
     // silent connections: no TLS hello, no request head, each held open by the client
-    const sockets = [...(await flood(webhook.port, ADMISSION_LIMITS.maxConnections + 100)), ...(await flood(webhook.healthPort, WEBHOOK_HEALTH_LIMITS.maxConnections + 50))];
+    const sockets = [...(await flood(webhook.port, ADMISSION_LIMITS.maxConnections + 100)), ...(await flood(webhook.healthPort, PROBE_PORT_LIMITS.maxConnections + 50))];
     try {
       const r = await post('/mutate', JSON.stringify(review(loadPod('not-opted-in-pod'))));
       expect(r.status).toBe(200);
