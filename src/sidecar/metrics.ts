@@ -1,6 +1,8 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { collectProcessMetrics } from '../process-metrics.js';
 import { VERSION } from '../version.js';
+import { FLAVOURS } from '../contract/flavours.js';
+import { EndpointTally, tallyHistogram } from './endpoint-tally.js';
 
 /** The label used for scopes asked for on demand, so label values stay bounded. */
 export const ON_DEMAND_TARGET = '_on_demand';
@@ -16,8 +18,13 @@ export class SidecarMetrics {
   readonly refreshDuration = new Histogram({ name: 'entra_sidecar_refresh_duration_seconds', help: 'Duration of token exchanges with Entra.', labelNames: ['target'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly tokenExpiry = new Gauge({ name: 'entra_sidecar_token_expiry_timestamp_seconds', help: 'Expiry of the token held for each target, as a unix timestamp.', labelNames: ['target'] as const, registers: [this.registry] });
   readonly exchangeErrors = new Counter({ name: 'entra_sidecar_exchange_errors_total', help: 'Failed exchanges by target and reason: an AADSTS code, http_<status>, network, timeout, tls, malformed_response or federated_token.', labelNames: ['target', 'reason'] as const, registers: [this.registry] });
-  readonly endpointRequests = new Counter({ name: 'entra_sidecar_endpoint_requests_total', help: 'Token endpoint requests by protocol flavour and HTTP status code.', labelNames: ['flavour', 'code'] as const, registers: [this.registry] });
-  readonly endpointDuration = new Histogram({ name: 'entra_sidecar_endpoint_request_duration_seconds', help: 'Token endpoint latency by protocol flavour.', labelNames: ['flavour'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: [this.registry] });
+  /** token requests by flavour (index into FLAVOURS), status and duration: recorded here, read by the two metrics below at scrape time */
+  readonly endpoint = new EndpointTally(FLAVOURS, [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]);
+  readonly endpointRequests: Counter<'flavour' | 'code'> = new Counter({
+    name: 'entra_sidecar_endpoint_requests_total', help: 'Token endpoint requests by protocol flavour and HTTP status code.', labelNames: ['flavour', 'code'] as const, registers: [this.registry],
+    collect: () => this.endpoint.drainCounts(this.endpointRequests),
+  });
+  readonly endpointDuration = register(this.registry, tallyHistogram(this.endpoint, 'entra_sidecar_endpoint_request_duration_seconds', 'Token endpoint latency by protocol flavour.'));
   readonly federatedTokenExpiry = new Gauge({ name: 'entra_sidecar_federated_token_expiry_timestamp_seconds', help: 'Expiry of the projected service-account token last read, as a unix timestamp.', registers: [this.registry] });
   readonly tokensHeld = new Gauge({ name: 'entra_sidecar_tokens_held', help: 'Scopes currently holding a valid token (configured targets and on-demand scopes).', registers: [this.registry] });
   readonly fileWriteErrors = new Counter({ name: 'entra_sidecar_token_file_write_errors_total', help: 'Failed writes of token files by target.', labelNames: ['target'] as const, registers: [this.registry] });
@@ -32,4 +39,9 @@ export class SidecarMetrics {
     collectProcessMetrics(this.registry);
     this.buildInfo.labels(VERSION).set(1);
   }
+}
+
+function register(registry: Registry, metric: Metric<string>): Metric<string> {
+  registry.registerMetric(metric);
+  return metric;
 }

@@ -48,21 +48,12 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
   const allowed = o.allowedScopes ? new Set(o.allowedScopes) : undefined;
   const now = o.now ?? Date.now;
   const clientIdLower = o.clientId.toLowerCase();
-  const requestCounters = new Map<number, { inc(): void }>();
   const flavourIndex = Object.fromEntries(FLAVOURS.map((f, i) => [f, i])) as Record<Flavour, number>;
   const checked = new CheckedQueries<CheckedQuery>();
-  const durations = Object.fromEntries(FLAVOURS.map((f) => [f, o.metrics.endpointDuration.labels(f)])) as unknown as Record<Flavour, { observe(v: number): void }>;
   const oids = new WeakMap<AccessToken, string | undefined>();
 
   const count = (flavour: Flavour, status: number, started: number): void => {
-    const key = flavourIndex[flavour] * 1000 + status;
-    let c = requestCounters.get(key);
-    if (!c) {
-      c = o.metrics.endpointRequests.labels(flavour, String(status));
-      requestCounters.set(key, c);
-    }
-    c.inc();
-    durations[flavour].observe((performance.now() - started) / 1000);
+    o.metrics.endpoint.record(flavourIndex[flavour], status, (performance.now() - started) / 1000);
   };
 
   const send = (res: http.ServerResponse, a: Answer): void => {
