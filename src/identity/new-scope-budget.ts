@@ -1,3 +1,13 @@
+/** The new-scope budget's two settings. */
+export interface NewScopeBudgetOptions {
+  /** new scopes allowed at once (the bucket's size) */
+  burst: number;
+  /** new scopes allowed per minute after the burst (the refill rate; 0: the burst is all there is) */
+  perMinute: number;
+}
+
+export const DEFAULT_NEW_SCOPE_BUDGET: NewScopeBudgetOptions = { burst: 10, perMinute: 6 };
+
 /**
  * How many scopes a sidecar may start asking Entra for on demand: a token bucket holding `burst`
  * new scopes, refilled at `perMinute`. Configured targets never draw on it, nor do refreshes and
@@ -8,15 +18,6 @@
  * const budget = new NewScopeBudget({ burst: 10, perMinute: 6 }, Date.now());
  * const wait = budget.take(Date.now()); // 0: granted; otherwise ms until the next one
  */
-export interface NewScopeBudgetOptions {
-  /** new scopes allowed at once (the bucket's size) */
-  burst: number;
-  /** new scopes allowed per minute after the burst (the refill rate; 0: the burst is all there is) */
-  perMinute: number;
-}
-
-export const DEFAULT_NEW_SCOPE_BUDGET: NewScopeBudgetOptions = { burst: 10, perMinute: 6 };
-
 export class NewScopeBudget {
   private tokens: number;
   private updatedAtMs: number;
