@@ -25,7 +25,7 @@ function readTar(buf) {
     const size = parseInt(str(124, 136).trim() || '0', 8);
     const type = String.fromCharCode(header[156] || 48);
     const prefix = str(345, 500);
-    let name = longName ?? (prefix ? `${prefix}/${str(0, 100)}` : str(0, 100));
+    const name = longName ?? (prefix ? `${prefix}/${str(0, 100)}` : str(0, 100));
     longName = undefined;
     const body = buf.subarray(off + 512, off + 512 + size);
     if (type === 'x') {

@@ -6,14 +6,14 @@
 #
 #   sudo scripts/install-image-tools.sh
 #
-# Other processes may be using apt at the same time: dpkg's lock is waited for (up to 10 minutes)
-# and apt-get is retried while its own lock is held.
+# Through scripts/apt-install.sh (the project's one apt helper: dpkg lock waits, flock, retries).
 set -euo pipefail
 
 TOOLS=(buildah runc skopeo umoci debootstrap)
+on_path() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 for t in "${TOOLS[@]}"; do
-  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || missing+=("$t")
+  on_path "$t" || missing+=("$t")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -23,29 +23,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-
-retry() {
-  local attempt
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    if "$@"; then return 0; fi
-    echo "install-image-tools: '$*' failed (attempt $attempt), retrying in 10 s (apt may be locked by another process)" >&2
-    sleep 10
-  done
-  return 1
-}
-
-# Update the package lists only when apt does not know a package yet.
-for t in "${missing[@]}"; do
-  if ! apt-cache show "$t" >/dev/null 2>&1; then
-    retry apt-get "${APT_OPTS[@]}" update -qq
-    break
-  fi
-done
-
-retry apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Each tool's Debian package has the tool's name.
+"$(dirname "$0")/apt-install.sh" "${missing[@]}"
 for t in "${TOOLS[@]}"; do
-  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ]
+  on_path "$t" || { echo "install-image-tools: $t is still not on PATH after installing its package" >&2; exit 1; }
 done
 echo "install-image-tools: $(buildah --version | head -1); $(runc --version | head -1)"

@@ -1,39 +1,33 @@
 // Runs `node dist/cli.js sidecar` against an emulator, the way a pod would, for the benchmarks.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, sleep } from './proc.mjs';
-import { BUILD, CLI, importBuild, scratchDir } from './paths.mjs';
+import { CLI, importBuild, scratchDir } from './paths.mjs';
 
-/** The Node.js flags the webhook injects into the sidecar container (none for a build without them). */
-export const INJECTED_NODE_OPTIONS = existsSync(join(BUILD, 'contract', 'runtime.js')) ? (await importBuild('contract/runtime.js')).SIDECAR_NODE_OPTIONS ?? '' : '';
+// The one environment of an injected sidecar pointed at an emulator (src/emulator/sidecar-env.ts),
+// from the build in use, as the demo, the soak and the tests run it.
+const injected = await importBuild('emulator/sidecar-env.js');
+const { SIDECAR_NODE_OPTIONS } = await importBuild('contract/runtime.js');
+
+/** The Node.js flags the webhook injects into the sidecar container. */
+export const INJECTED_NODE_OPTIONS = SIDECAR_NODE_OPTIONS;
 
 /** Three targets, like a pod that talks to storage, Key Vault and ARM. */
 export const THREE_TARGETS = 'storage=https://storage.azure.com/.default,vault=https://vault.azure.net/.default,arm=https://management.azure.com/.default';
 
 /**
- * The environment a sidecar gets in a pod, pointed at the emulator, NODE_OPTIONS included as the
- * webhook injects it. BENCH_SIDECAR_NODE_OPTIONS, when set, replaces those flags (to measure
- * other runtime flags).
+ * The environment a sidecar gets in a pod, pointed at the emulator: the emulator's sidecarEnv()
+ * (NODE_OPTIONS as the webhook injects them), `extra` on top. BENCH_SIDECAR_NODE_OPTIONS, when
+ * set, replaces the injected flags (to measure other runtime flags); `extra.NODE_OPTIONS` is
+ * appended to them.
  */
 export function sidecarEnv(emulator, { tokens = THREE_TARGETS, tokenDir, tokenFile, identityHeader, extra = {} } = {}) {
   const nodeOptions = [process.env.BENCH_SIDECAR_NODE_OPTIONS ?? INJECTED_NODE_OPTIONS, extra.NODE_OPTIONS].filter(Boolean).join(' ');
-  return {
-    PATH: process.env.PATH,
-    NODE_EXTRA_CA_CERTS: emulator.caFile,
-    AZURE_CLIENT_ID: emulator.clientId,
-    AZURE_TENANT_ID: emulator.tenantId,
-    AZURE_FEDERATED_TOKEN_FILE: tokenFile,
-    AZURE_AUTHORITY_HOST: emulator.url,
-    ENTRA_SIDECAR_TOKENS: tokens,
-    ENTRA_SIDECAR_TOKEN_DIR: tokenDir,
-    ENTRA_SIDECAR_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_HEALTH_LISTEN: '127.0.0.1:0',
-    ENTRA_SIDECAR_IDENTITY_HEADER: identityHeader,
-    ENTRA_SIDECAR_LOG_LEVEL: 'info',
-    ...extra,
-    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-  };
+  const env = { PATH: process.env.PATH, ...injected.sidecarEnv(emulator, { tokens, tokenDir, tokenFile, identityHeader }), ...extra };
+  if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+  else delete env.NODE_OPTIONS;
+  return env;
 }
 
 /**

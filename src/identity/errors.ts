@@ -1,7 +1,10 @@
-import { EntraSidecarError } from '../errors.js';
+import { EntraSidecarError, type ErrorCode } from '../errors.js';
 
 /** Why an exchange failed, as a bounded metric label: `AADSTS70021`, `http_503`, `network`, `timeout`, `tls`, `malformed_response`, `federated_token`. */
 export type FailureReason = string;
+
+/** The codes of ExchangeError and its subclasses. */
+export type ExchangeErrorCode = Extract<ErrorCode, 'EXCHANGE_FAILED' | 'FEDERATED_TOKEN_UNUSABLE' | 'CLIENT_CREDENTIAL_UNUSABLE'>;
 
 /**
  * An exchange with Entra failed. `retryable` tells transient trouble (network, timeout, 429, 5xx,
@@ -12,10 +15,6 @@ export type FailureReason = string;
  * if (err instanceof ExchangeError && !err.retryable) log.error({ aadsts: err.aadsts }, err.message);
  */
 export class ExchangeError extends EntraSidecarError {
-  get code(): 'EXCHANGE_FAILED' | 'FEDERATED_TOKEN_UNUSABLE' | 'CLIENT_CREDENTIAL_UNUSABLE' {
-    if (this instanceof FederatedTokenError) return 'FEDERATED_TOKEN_UNUSABLE';
-    return this instanceof ClientCredentialError ? 'CLIENT_CREDENTIAL_UNUSABLE' : 'EXCHANGE_FAILED';
-  }
   constructor(
     message: string,
     readonly details: {
@@ -27,6 +26,8 @@ export class ExchangeError extends EntraSidecarError {
       retryAfterMs?: number;
       correlationId?: string;
     },
+    /** what could not be used: Entra's answer (the default), the service-account token, or the client credential */
+    readonly code: ExchangeErrorCode = 'EXCHANGE_FAILED',
   ) {
     super(message, 'ExchangeError');
   }
@@ -56,7 +57,7 @@ export class FederatedTokenError extends ExchangeError {
     readonly file: string,
     problem: string,
   ) {
-    super(`service-account token file ${file} ${problem}`, { retryable: true, reason: 'federated_token' });
+    super(`service-account token file ${file} ${problem}`, { retryable: true, reason: 'federated_token' }, 'FEDERATED_TOKEN_UNUSABLE');
     this.name = 'FederatedTokenError';
   }
 }
@@ -72,7 +73,7 @@ export class ClientCredentialError extends ExchangeError {
     what: string,
     problem: string,
   ) {
-    super(`${what} file ${file} ${problem}`, { retryable: true, reason: 'client_credential' });
+    super(`${what} file ${file} ${problem}`, { retryable: true, reason: 'client_credential' }, 'CLIENT_CREDENTIAL_UNUSABLE');
     this.name = 'ClientCredentialError';
   }
 }

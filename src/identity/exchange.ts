@@ -121,7 +121,7 @@ export function createExchange(o: ExchangeOptions): Exchange {
     } catch (err) {
       throw transport.takeFailure(correlationId) ?? asExchangeError(err);
     }
-    if (!result || !result.accessToken || !result.expiresOn) {
+    if (!result?.accessToken || !result.expiresOn) {
       throw new ExchangeError('Entra answered without an access token; will retry', { retryable: true, reason: 'malformed_response' });
     }
     const expiresOnMs = result.expiresOn.getTime();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { CredentialSource } from '../identity/credential-source.js';
-import { ExchangeError } from '../identity/errors.js';
+import type { ExchangeError } from '../identity/errors.js';
 
 /** Entra's refusals of a client secret or certificate that only a new credential fixes. */
 export const CREDENTIAL_REFUSALS: ReadonlySet<number> = new Set([7000215, 7000222, 700027, 7000218]);

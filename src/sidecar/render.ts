@@ -36,7 +36,7 @@ function facts(tokens: ReadonlyMap<string, TokenFacts>, target: string): TokenFa
 }
 
 /** A field's text: the token, expiry as unix seconds or RFC 3339 UTC (whole seconds), the scope. */
-function valueOf(ref: TokenRef, tokens: ReadonlyMap<string, TokenFacts>): string {
+function valueFor(ref: TokenRef, tokens: ReadonlyMap<string, TokenFacts>): string {
   const t = facts(tokens, ref.target);
   const seconds = Math.floor(t.expiresOnMs / 1000);
   switch (ref.field) {
@@ -81,7 +81,7 @@ export function dotenvValue(value: string): string | undefined {
 function renderDotenv(spec: DotenvSpec, tokens: ReadonlyMap<string, TokenFacts>): Rendered {
   const lines: string[] = [];
   for (const e of spec.entries) {
-    const quoted = dotenvValue(valueOf(e.ref, tokens));
+    const quoted = dotenvValue(valueFor(e.ref, tokens));
     if (quoted === undefined) return { ok: false, problem: `cannot write ${e.variable}: the ${e.ref.field} of target ${e.ref.target} has a ', \\, $ or control character, which dotenv readers do not read back alike` };
     lines.push(`${e.variable}=${quoted}\n`);
   }
@@ -96,7 +96,7 @@ function renderTemplate(spec: TemplateSpec, tokens: ReadonlyMap<string, TokenFac
   let out = '';
   for (const part of spec.parts) {
     if ('text' in part) out += part.text;
-    else out += part.filters.reduce(applyFilter, valueOf(part.ref, tokens));
+    else out += part.filters.reduce(applyFilter, valueFor(part.ref, tokens));
     if (out.length > MAX_RENDERED_BYTES) return { ok: false, problem: `renders to more than ${MAX_RENDERED_BYTES} bytes` };
   }
   return { ok: true, content: out };

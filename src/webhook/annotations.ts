@@ -1,6 +1,6 @@
 import { truncate } from '../config/options.js';
-import { checkClientId, checkTenantId, isGuid, isTenantId } from '../contract/identity.js';
-import { formatTargets, MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
+import { checkClientId, checkTenantId } from '../contract/identity.js';
+import { MAX_TARGETS, parseTargets, type Target } from '../contract/targets.js';
 import { parseTokenExpiration, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN } from '../contract/token-expiration.js';
 import { CLIENT_CREDENTIAL_ANNOTATION, parseClientCredential, type ClientCredentialRef } from './client-credential.js';
 import { parseQuantity } from './quantity.js';
@@ -45,8 +45,6 @@ export const AZURE_WORKLOAD_IDENTITY = {
 export const INJECTED_LABEL = 'entra-sidecar.io/injected';
 export const STATUS_INJECTED = 'injected';
 
-export { isGuid, isTenantId, TOKEN_EXPIRATION_MAX, TOKEN_EXPIRATION_MIN };
-export const MAX_TOKEN_TARGETS = MAX_TARGETS;
 
 /** How the sidecar is placed in one pod. */
 export type InjectionMode = 'native' | 'container' | 'init-only';
@@ -82,7 +80,7 @@ export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
     key: ANNOTATION.tokens,
     on: 'pod',
     default: 'empty (endpoint only)',
-    accepted: `\`name=scope,...\` (name: letters, digits, \`.\`, \`_\`, \`-\`; at most ${MAX_TOKEN_TARGETS})`,
+    accepted: `\`name=scope,...\` (name: letters, digits, \`.\`, \`_\`, \`-\`; at most ${MAX_TARGETS})`,
     meaning: 'tokens fetched at start and kept fresh as files `<mount-path>/<name>` and `<name>.json`',
   },
   {
@@ -156,14 +154,11 @@ export function renderAnnotationTable(): string {
   return ['| annotation | on | default | accepted values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** One token target: a file name and the scope it holds (the contract's `Target`). */
-export type TokenTarget = Target;
-
 /** Resolved per-pod injection options. */
 export interface InjectionOptions {
   clientId: string;
   tenantId: string;
-  tokens: TokenTarget[];
+  tokens: Target[];
   /** rendered files: name → spec as annotated (validated) */
   files: Record<string, string>;
   /** set by the mutation when a password file needs the sidecar to run as the app's user */
@@ -206,21 +201,6 @@ export function isOptedIn(annotations: Record<string, string> | undefined): bool
 function quoted(value: string): string {
   return `"${truncate(value)}"`;
 }
-
-/**
- * Parses `name=scope,...` with the sidecar's own parser, so a pod is admitted only with targets
- * its sidecar will accept (a scope missing `/.default` gets it). Whitespace around entries is
- * ignored; an empty value means no targets.
- *
- * @example
- * parseTokenTargets('storage=https://storage.azure.com/.default') // { targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] }
- */
-export function parseTokenTargets(value: string): { targets: TokenTarget[] } | { problem: string } {
-  return parseTargets(value);
-}
-
-/** Renders targets in the sidecar's `ENTRA_SIDECAR_TOKENS` form. */
-export const formatTokenTargets = formatTargets;
 
 function parseBool(annotations: Record<string, string>, key: string, dflt: boolean, problems: string[]): boolean {
   const raw = annotations[key];
@@ -347,10 +327,11 @@ export function parseInjectionOptions(
     );
   }
 
-  let tokens: TokenTarget[] = [];
+  let tokens: Target[] = [];
   const tokensRaw = pod[ANNOTATION.tokens];
   if (tokensRaw !== undefined) {
-    const t = parseTokenTargets(tokensRaw);
+    // the sidecar's own parser: a pod is admitted only with targets its sidecar accepts
+    const t = parseTargets(tokensRaw);
     if ('problem' in t) problems.push(`annotation ${ANNOTATION.tokens} ${t.problem}`);
     else tokens = t.targets;
   }

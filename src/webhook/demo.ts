@@ -61,8 +61,10 @@ const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet
 
 /** Turns a Pod, or a workload's pod template, into the Pod the API server would admit. */
 export function podFromManifest(doc: unknown): Pod {
+  // biome-ignore lint/suspicious/noExplicitAny: a manifest of any kind, read field by field with ?.
   const obj = (doc ?? {}) as Record<string, any>;
   const kind = obj.kind;
+  // biome-ignore lint/suspicious/noExplicitAny: the pod template of that manifest
   let template: Record<string, any> | undefined;
   if (kind === 'Pod' || (kind === undefined && obj.spec?.containers)) return { apiVersion: 'v1', kind: 'Pod', ...obj } as Pod;
   if (WORKLOADS.has(kind)) template = obj.spec?.template;

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ProjectedVolumeWriter } from '../../src/emulator/projected-volume.js';
-import { auditLog } from '../helpers/audit.js';
+import { watchChild } from '../helpers/process.js';
 import { CLI } from '../helpers/sidecar.js';
 import type { ControlPlane } from './control-plane.js';
 import type { Container, PodShape } from './pods.js';
@@ -155,65 +154,13 @@ export function runContainer(
     env,
     stdio: options.fd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
   });
-  const audit = auditLog(options.name ?? container.name);
-  const out: string[] = [];
-  const logs: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  const onLine = (line: string) => {
-    audit?.write(`${line}\n`);
-    out.push(line);
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      parsed = { unparsed: line };
-    }
-    logs.push(parsed);
-    for (const w of [...waiters]) {
-      if (w.pred(parsed)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(parsed);
-      }
-    }
-  };
-  createInterface({ input: proc.stdout! }).on('line', onLine);
-  createInterface({ input: proc.stderr! }).on('line', onLine);
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      audit?.end();
-      resolve(code);
-    }),
-  );
+  const child = watchChild(proc, { name: options.name ?? container.name, json: 'both', tailLines: 10 });
   return {
     proc,
-    lines: out,
-    logs,
-    exited,
-    waitForLog(pred, timeoutMs = 30_000) {
-      const found = logs.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${container.name}: log line not seen within ${timeoutMs} ms; last output:\n${out.slice(-10).join('\n')}`)), timeoutMs);
-        waiters.push({
-          pred,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-        });
-        void exited.then((code) => {
-          clearTimeout(t);
-          reject(new Error(`${container.name} exited (${code}) before the log line; last output:\n${out.slice(-10).join('\n')}`));
-        });
-      });
-    },
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 8000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    lines: child.lines,
+    logs: child.logs,
+    exited: child.exited,
+    waitForLog: (pred, timeoutMs = 30_000) => child.waitForLog(pred, timeoutMs),
+    stop: () => child.stop({ graceMs: 8_000 }),
   };
 }

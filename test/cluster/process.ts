@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
-import { auditLog } from '../helpers/audit.js';
+import { watchChild } from '../helpers/process.js';
 
 /** A long-running child process whose output goes to the suite's log audit and a short tail. */
 export interface ManagedProcess {
@@ -44,69 +43,20 @@ export function startProcess(name: string, command: string, args: string[], opti
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);
-  const audit = auditLog(name);
-  const lines: string[] = [];
-  const keep = options.keepLines ?? 2000;
-  const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
-  const onLine = (line: string) => {
-    audit?.write(`${line}\n`);
-    lines.push(line);
-    if (lines.length > keep) lines.splice(0, lines.length - keep);
-    for (const w of [...waiters]) {
-      if (w.pred(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  };
-  createInterface({ input: proc.stdout! }).on('line', onLine);
-  createInterface({ input: proc.stderr! }).on('line', onLine);
-  const exited = new Promise<number | null>((resolve) => {
-    proc.on('exit', (code) => {
-      running.delete(proc);
-      resolve(code);
-    });
-    proc.on('error', (err) => {
-      onLine(`spawn error: ${err.message}`);
-      running.delete(proc);
-      resolve(-1);
-    });
-  });
-  void exited.then(() => setTimeout(() => audit?.end(), 100));
-  const managed: ManagedProcess = {
+  const child = watchChild(proc, { name, json: 'none', keepLines: options.keepLines ?? 2000 });
+  void child.exited.then(() => running.delete(proc));
+  return {
     name,
     proc,
     pid: proc.pid ?? -1,
-    lines,
-    tail: () => lines.slice(-15).join('\n'),
-    exited,
-    waitForLine(pred, timeoutMs) {
-      const found = lines.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${name}: line not seen within ${timeoutMs} ms; last output:\n${managed.tail()}`)), timeoutMs);
-        waiters.push({
-          pred,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-        });
-        void exited.then((code) => {
-          clearTimeout(t);
-          reject(new Error(`${name} exited (${code}) before the line; last output:\n${managed.tail()}`));
-        });
-      });
-    },
+    lines: child.lines,
+    tail: () => child.tail(),
+    exited: child.exited,
+    waitForLine: (pred, timeoutMs) => child.waitForLine(pred, timeoutMs),
     async stop(graceMs = 10_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(t);
+      await child.stop({ graceMs });
     },
   };
-  return managed;
 }
 
 /** A TCP port free on 127.0.0.1 right now (the kernel's choice for port 0). */

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { auditLog } from '../helpers/audit.js';
+import { watchChild } from '../helpers/process.js';
 import { CLI } from '../helpers/sidecar.js';
 
 /** `node dist/cli.js webhook` as a process, the way the chart's Deployment runs it. */
@@ -37,62 +36,10 @@ export function loopbackArgs(args: string[], replace: Record<string, string> = {
 export async function startWebhookProcess(args: string[], kubeconfig: string, options: { env?: Record<string, string>; readyTimeoutMs?: number; name?: string } = {}): Promise<WebhookProcess> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, KUBECONFIG: kubeconfig, NODE_ENV: 'production', ...(options.env ?? {}) };
   const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const audit = auditLog(options.name ?? 'webhook');
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      parsed = { unparsed: line };
-    }
-    logs.push(parsed);
-    for (const w of [...waiters]) {
-      if (w.pred(parsed)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(parsed);
-      }
-    }
-  });
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    stderr.push(line);
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      audit?.end();
-      resolve(code);
-    }),
-  );
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> => {
-    const found = logs.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`webhook log line not seen within ${timeoutMs} ms; stderr: ${stderr.join(' | ')}; last logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
-      waiters.push({
-        pred,
-        resolve: (l) => {
-          clearTimeout(t);
-          resolve(l);
-        },
-      });
-      void exited.then((code) => {
-        clearTimeout(t);
-        reject(new Error(`webhook exited (${code}); stderr: ${stderr.join(' | ')}; last logs: ${JSON.stringify(logs.slice(-5))}`));
-      });
-    });
-  };
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(t);
-    return code;
-  };
+  const child = watchChild(proc, { name: options.name ?? 'webhook' });
+  const { logs, stderr, exited } = child;
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => child.waitForLog(pred, timeoutMs);
+  const stop = () => child.stop({ graceMs: 10_000 });
   let ready: Record<string, unknown>;
   try {
     ready = await waitForLog((l) => l.msg === 'webhook ready', options.readyTimeoutMs ?? 60_000);

@@ -26,7 +26,7 @@ function importsOf(file: string): string[] {
 const SIDECAR_SIDE = (m: string) => m.startsWith('sidecar/') || m.startsWith('identity/') || m === 'config/sidecar';
 const WEBHOOK_SIDE = (m: string) => m.startsWith('webhook/');
 
-export function violations(): string[] {
+function violations(): string[] {
   const out: string[] = [];
   for (const file of files(SRC)) {
     const me = relative(SRC, file).replace(/\.ts$/, '');

@@ -6,7 +6,7 @@
  *
  * The sidecar runs with the test-only backoff override (ENTRA_SIDECAR_TEST_BACKOFF, accepted only
  * against a loopback emulator) so the cap is 20 s instead of 60 s (long enough for the checks made between two attempts on a loaded machine); the policy itself (cap, jitter,
- * Retry-After) is proven with a fake clock in test/unit/refresh-policy.test.ts.
+ * Retry-After) is proven with a fake clock in test/identity/refresh-policy.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { openSync, closeSync, constants, mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt, serviceAccountSubject, type Emulator } from '../../src/emulator/index.js';
-import { startTestEmulator } from '../helpers/emulator.js';
 import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil, type Pair,
+  alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil,
 } from './harness.js';
 
 const CAP_MS = 20_000;

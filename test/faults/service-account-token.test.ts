@@ -66,7 +66,7 @@ describe.concurrent('service-account token file faults', () => {
         const lines = sidecar.logs.filter((l) => l.reason === 'federated_token');
         expect(lines.length).toBeGreaterThanOrEqual(2);
         for (const l of lines) {
-          expect(l.msg).toMatch(new RegExp(`^token refresh failed: service-account token file ${escape(sidecar.tokenFile)} ${row.problem.source}`));
+          expect(l.msg).toMatch(new RegExp(`^token refresh failed: service-account token file ${escapeRegExp(sidecar.tokenFile)} ${row.problem.source}`));
           expect(l.retryable).toBe(true);
         }
         const held = tokenFile(sidecar) as string;
@@ -110,6 +110,6 @@ describe.concurrent('service-account token file faults', () => {
   });
 });
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { sidecarEnv, type Emulator } from '../../src/emulator/index.js';
-import { auditLog, recordSecret } from './audit.js';
+import { recordSecret } from './audit.js';
+import { watchChild } from './process.js';
 
 export const CLI = join(process.cwd(), 'dist', 'cli.js');
 
@@ -61,41 +61,9 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
   }
   const argv = [...(o.wrapper ?? []), process.execPath, CLI, 'sidecar', ...(o.args ?? [])];
   const proc = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const audit = auditLog('sidecar');
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      parsed = { unparsed: line };
-    }
-    logs.push(parsed);
-    for (const w of [...waiters]) if (w.pred(parsed)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(parsed);
-    }
-  });
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    stderr.push(line);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
-    audit?.end();
-    resolve(code);
-  }));
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> => {
-    const found = logs.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join(' | ')}; last logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
-      waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
-      void exited.then((code) => { clearTimeout(t); reject(new Error(`sidecar exited (${code}) before the log line; stderr: ${stderr.join(' | ')}`)); });
-    });
-  };
+  const child = watchChild(proc, { name: 'sidecar' });
+  const { logs, stderr, exited } = child;
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) => child.waitForLog(pred, timeoutMs);
   let endpoint = '';
   let health = '';
   if (!o.noWait) {
@@ -114,14 +82,7 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
         await new Promise((res) => setTimeout(res, 50));
       }
     },
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), 8_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => child.stop({ signal, graceMs: 8_000 }),
   };
   return sp;
 }

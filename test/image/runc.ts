@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { auditLog } from '../helpers/audit.js';
+import { watchChild } from '../helpers/process.js';
 
 export interface RuncContainer {
   id: string;
@@ -31,61 +30,18 @@ export function runContainer(name: string, config: Record<string, unknown>): Run
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
   const id = `entra-test-${name}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const proc = spawn('runc', ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const audit = auditLog(`runc-${name}`);
-  const logs: Record<string, unknown>[] = [];
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    stdout.push(line);
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      parsed = { unparsed: line };
-    }
-    logs.push(parsed);
-    for (const w of [...waiters]) {
-      if (w.pred(parsed)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(parsed);
-      }
-    }
-  });
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
-    audit?.write(`${line}\n`);
-    stderr.push(line);
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      audit?.end();
-      resolve(code);
-    }),
-  );
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> => {
-    const found = logs.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join(' | ')}; last logs: ${stdout.slice(-5).join(' | ')}`)), timeoutMs);
-      waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
-      void exited.then((code) => {
-        clearTimeout(t);
-        reject(new Error(`container exited (${code}) before the log line; stderr: ${stderr.join(' | ')}; stdout: ${stdout.slice(-5).join(' | ')}`));
-      });
-    });
-  };
+  const child = watchChild(proc, { name: `runc-${name}` });
+  const { logs, stdout, stderr, exited } = child;
   const c: RuncContainer = {
-    id, proc, logs, stdout, stderr, exited, waitForLog,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      spawnSync('runc', ['kill', id, signal.replace(/^SIG/, '')], { encoding: 'utf8' });
-      // kubelet's grace period, then SIGKILL
-      const t = setTimeout(() => spawnSync('runc', ['kill', id, 'KILL']), 10_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    id,
+    proc,
+    logs,
+    stdout,
+    stderr,
+    exited,
+    waitForLog: (pred, timeoutMs = 30_000) => child.waitForLog(pred, timeoutMs),
+    // through runc, as kubelet's runtime does; kubelet's grace period, then SIGKILL
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => child.stop({ signal, graceMs: 10_000, kill: (s) => spawnSync('runc', ['kill', id, s.replace(/^SIG/, '')], { encoding: 'utf8' }) }),
     remove() {
       if (proc.exitCode === null && proc.signalCode === null) spawnSync('runc', ['kill', id, 'KILL']);
       spawnSync('runc', ['delete', '--force', id]);

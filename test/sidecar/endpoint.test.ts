@@ -16,11 +16,9 @@ const tokenFor = (scope: string): AccessToken => ({ token: jwt({ aud: scope.repl
 /** A store stand-in: fixed tokens, scripted failures, exchange counting. */
 const held = new Map<string, AccessToken>();
 const failures = new Map<string, ExchangeError>();
-let gets = 0;
 const store = {
   peek: (scope: string) => held.get(scope),
   get: async (scope: string) => {
-    gets++;
     const f = failures.get(scope);
     if (f) throw f;
     const t = tokenFor(scope);

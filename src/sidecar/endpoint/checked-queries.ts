@@ -1,4 +1,4 @@
-import type { Flavour } from './protocol.js';
+import type { Flavour } from '../../contract/flavours.js';
 
 /** Longest query string remembered: SDKs send ~100 characters; longer ones are checked every time. */
 export const MAX_REMEMBERED_QUERY_CHARS = 512;

@@ -1,8 +1,7 @@
-/** The managed-identity protocol flavours the endpoint speaks, and its paths: defined in the contract. */
-export { FLAVOURS, type Flavour } from '../../contract/flavours.js';
-export { IMDS_TOKEN_PATH, MSI_TOKEN_PATH } from '../../contract/endpoint.js';
-export const APP_SERVICE_API_VERSION = '2019-08-01';
-export const IMDS_API_VERSION = '2018-02-01';
+/**
+ * Wire details shared by the managed-identity protocols the endpoint speaks. Each flavour is one
+ * module in ./flavours/ (path, method, caller check, api-version); their names are in the contract.
+ */
 
 /** Header names, lower-case as node delivers them. */
 export const IDENTITY_HEADER = 'x-identity-header';
