@@ -5,6 +5,27 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
+/**
+ * msal-node imports `jsonwebtoken` at the top of its client-assertion module, for one call
+ * (`jwt.sign`, certificate credentials only). Loaded eagerly, it and what it pulls in (jws, jwa,
+ * semver, lodash.*) were resident in every sidecar, federated ones too. This hands msal-node a
+ * `jwt` whose `sign` loads the bundled package on first use: same code, evaluated only when a
+ * certificate assertion is signed.
+ */
+const lazyJsonWebToken = {
+  name: 'lazy-jsonwebtoken',
+  setup(b) {
+    b.onResolve({ filter: /^jsonwebtoken$/ }, (args) =>
+      args.kind === 'import-statement' && args.importer.includes('@azure/msal-node') ? { path: 'jsonwebtoken', namespace: 'lazy-jsonwebtoken', pluginData: { resolveDir: args.resolveDir } } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-jsonwebtoken' }, (args) => ({
+      contents: "export default { sign: (...args) => require('jsonwebtoken').sign(...args) };",
+      resolveDir: args.pluginData.resolveDir,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync('dist/chunks', { recursive: true, force: true });
 rmSync('dist/cli.js.map', { force: true });
 await build({
@@ -21,4 +42,5 @@ await build({
   external: ['@kubernetes/client-node', 'node-forge'],
   banner: { js: "import { createRequire as __entraCreateRequire } from 'node:module'; const require = __entraCreateRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [lazyJsonWebToken],
 });

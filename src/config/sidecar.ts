@@ -1,4 +1,5 @@
 import type { CredentialSource } from '../identity/credential-source.js';
+import { DEFAULT_NEW_SCOPE_BUDGET, type NewScopeBudgetOptions } from '../identity/new-scope-budget.js';
 import { CREDENTIAL_OPTIONS, parseCredentialSource } from './credential.js';
 import { ConfigError } from './errors.js';
 import {
@@ -32,6 +33,8 @@ export interface SidecarConfig {
   logLevel: LogLevel;
   exchangeTimeoutMs: number;
   maxOnDemand: number;
+  /** how many scopes not held yet may start an exchange on demand: at once, then per minute */
+  newScopeBudget: NewScopeBudgetOptions;
   flavours: Flavour[];
   identityResourceId: string | undefined;
   once: boolean;
@@ -55,6 +58,8 @@ export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'allowed-scopes', env: E.allowedScopes, help: 'comma-separated scopes the endpoint may serve; others get 403', defaultText: 'any' },
   { flag: 'exchange-timeout', env: E.exchangeTimeout, help: 'timeout of one exchange with Entra', defaultText: '10s' },
   { flag: 'max-on-demand', env: E.maxOnDemand, help: 'most scopes held on demand (least recently used evicted)', defaultText: '32' },
+  { flag: 'new-scope-burst', env: E.newScopeBurst, help: 'scopes not held yet that callers may make the sidecar ask Entra for at once (targets do not count); more get 503 with Retry-After', defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.burst) },
+  { flag: 'new-scopes-per-minute', env: E.newScopesPerMinute, help: 'new scopes allowed per minute once the burst is used (0: only the burst)', defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.perMinute) },
   { flag: 'flavours', env: E.flavours, help: `protocol flavours served: ${FLAVOUR_NAMES.join(', ')} (imds and msi need only Metadata: true, like the real services)`, defaultText: ALL_FLAVOURS_TEXT },
   { flag: 'identity-resource-id', env: E.identityResourceId, help: 'ARM resource id of the user-assigned identity, so mi_res_id selectors naming it are accepted' },
   { flag: 'log-level', env: E.logLevel, help: 'debug, info, warn or error', defaultText: 'info' },
@@ -128,6 +133,10 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     logLevel: parseLogLevel(str('log-level') ?? 'info', spec('log-level')),
     exchangeTimeoutMs: parseDurationMs(str('exchange-timeout') ?? '10s', spec('exchange-timeout'), 100, 120_000),
     maxOnDemand: parseInteger(str('max-on-demand') ?? '32', spec('max-on-demand'), 0, 1000),
+    newScopeBudget: {
+      burst: parseInteger(str('new-scope-burst') ?? String(DEFAULT_NEW_SCOPE_BUDGET.burst), spec('new-scope-burst'), 1, 1000),
+      perMinute: parseInteger(str('new-scopes-per-minute') ?? String(DEFAULT_NEW_SCOPE_BUDGET.perMinute), spec('new-scopes-per-minute'), 0, 6000),
+    },
     flavours: flavoursOf(str('flavours') ?? ALL_FLAVOURS_TEXT),
     identityResourceId: str('identity-resource-id') || undefined,
     once,

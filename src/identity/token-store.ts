@@ -1,6 +1,7 @@
 import type { AccessToken } from './access-token.js';
 import type { Clock } from './clock.js';
 import { ExchangeError } from './errors.js';
+import { DEFAULT_NEW_SCOPE_BUDGET, NewScopeBudget, type NewScopeBudgetOptions } from './new-scope-budget.js';
 import { backoffDelayMs, DEFAULT_REFRESH_POLICY, firstRefreshDelayMs, isServable, refreshDelayMs, type RefreshPolicy } from './refresh-policy.js';
 
 import type { Target } from '../contract/targets.js';
@@ -14,6 +15,8 @@ export interface TokenStoreEvents {
   /** Entra refused the assertion as expired (AADSTS700024); the exchange is retried at once, once */
   assertionRetried?(entry: EntryView, error: ExchangeError): void;
   evicted?(scope: string): void;
+  /** a scope not held yet was asked for beyond the new-scope budget: refused without an exchange */
+  newScopeRefused?(scope: string, retryInMs: number): void;
 }
 
 export interface TokenStoreOptions {
@@ -26,6 +29,8 @@ export interface TokenStoreOptions {
   maxOnDemand?: number;
   /** an on-demand scope unused this long is dropped at its next refresh instead of refreshed */
   onDemandIdleMs?: number;
+  /** how many scopes not held yet may start an exchange: at once, then per minute (default 10, then 6/min) */
+  newScopeBudget?: NewScopeBudgetOptions;
   events?: TokenStoreEvents;
 }
 
@@ -70,6 +75,7 @@ export class TokenStore {
   private readonly policy: RefreshPolicy;
   private readonly maxOnDemand: number;
   private readonly onDemandIdleMs: number;
+  private readonly newScopes: NewScopeBudget;
   private stopped = false;
 
   constructor(private readonly o: TokenStoreOptions) {
@@ -77,6 +83,7 @@ export class TokenStore {
     this.policy = o.policy ?? DEFAULT_REFRESH_POLICY;
     this.maxOnDemand = o.maxOnDemand ?? 32;
     this.onDemandIdleMs = o.onDemandIdleMs ?? 10 * 60_000;
+    this.newScopes = new NewScopeBudget(o.newScopeBudget ?? DEFAULT_NEW_SCOPE_BUDGET, o.clock.now());
     for (const t of o.targets ?? []) this.entries.set(t.scope, this.newEntry(t.scope, t.name));
   }
 
@@ -104,7 +111,9 @@ export class TokenStore {
   /**
    * A servable token for the scope: the held one, or the result of the exchange in flight, or a
    * new exchange (the scope joins the store). While a failed scope backs off, rejects at once
-   * with the last error and its remaining wait, so callers cannot hammer Entra.
+   * with the last error and its remaining wait, so callers cannot hammer Entra. A scope the store
+   * does not hold yet draws on the new-scope budget; over it, rejects at once with the wait, and the
+   * scope does not join the store.
    */
   get(scope: string): Promise<AccessToken> {
     const held = this.peek(scope);
@@ -112,6 +121,8 @@ export class TokenStore {
     let e = this.entries.get(scope);
     const now = this.o.clock.now();
     if (!e) {
+      const wait = this.newScopes.take(now);
+      if (wait > 0) return Promise.reject(this.overBudget(scope, wait));
       e = this.newEntry(scope, undefined);
       this.makeRoomForOnDemand();
       this.entries.set(scope, e);
@@ -150,6 +161,17 @@ export class TokenStore {
     let n = 0;
     for (const e of this.entries.values()) if (isServable(e.token, now)) n++;
     return n;
+  }
+
+  private overBudget(scope: string, waitMs: number): ExchangeError {
+    const { burst, perMinute } = this.newScopes.options;
+    const retryAfterMs = Number.isFinite(waitMs) ? waitMs : this.policy.backoffCapMs;
+    this.o.events?.newScopeRefused?.(scope, retryAfterMs);
+    const rate = perMinute > 0 ? `, then ${perMinute} per minute` : ' and no more';
+    return new ExchangeError(
+      `too many new scopes: callers may make this sidecar ask Entra for ${burst} scopes it does not hold at once${rate} (ENTRA_SIDECAR_NEW_SCOPE_BURST, ENTRA_SIDECAR_NEW_SCOPES_PER_MINUTE), so that one pod cannot use up Entra's throttling budget of the application it shares; retry in ${Math.ceil(retryAfterMs / 1000)} s, or declare the scopes the app uses as targets (entra-sidecar.io/tokens), which never count`,
+      { retryable: true, reason: 'new_scope_budget', retryAfterMs },
+    );
   }
 
   private newEntry(scope: string, name: string | undefined): Entry {

@@ -69,11 +69,13 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     writes.set(name, next);
   };
 
+  let lastBudgetLogMs = -Infinity;
   const store = new TokenStore({
     exchange: trackCredential(exchange, metrics, log),
     clock: systemClock,
     targets: config.targets,
     maxOnDemand: config.maxOnDemand,
+    newScopeBudget: config.newScopeBudget,
     policy: config.refreshPolicy,
     events: {
       refreshed(entry, token, durationMs) {
@@ -102,6 +104,14 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       assertionRetried(entry, error) {
         metrics.exchangeErrors.labels(label(entry), error.reason).inc();
         log.warn({ target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts }, `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.credential.kind === 'federated' ? config.credential.tokenFile : 'the token file'} again and retrying at once`);
+      },
+      newScopeRefused(scope, retryInMs) {
+        metrics.newScopesRefused.inc();
+        // one line per minute at most: a caller looping over scopes must not flood the log either
+        const now = Date.now();
+        if (now - lastBudgetLogMs < 60_000) return;
+        lastBudgetLogMs = now;
+        log.warn({ scope, retryInS: Math.ceil(retryInMs / 1000), burst: config.newScopeBudget.burst, perMinute: config.newScopeBudget.perMinute }, 'new-scope budget used up: requests for scopes not held get 503 until it refills (counted in entra_sidecar_new_scopes_refused_total; further lines suppressed for a minute)');
       },
       evicted(scope) {
         metrics.tokensHeld.set(store.heldCount());

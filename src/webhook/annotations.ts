@@ -145,7 +145,7 @@ export const ANNOTATION_REFERENCE: readonly AnnotationDoc[] = [
     accepted: '`<secret-name>` (a `kubernetes.io/tls` Secret) or `<secret-name>/<key>` (PEM with certificate and key, or PKCS#12 without password)',
     meaning: 'clusters without federation: the sidecar authenticates with this certificate (SHA-256 thumbprint), mounted read-only into the sidecar only; not together with `client-secret` or `token-expiration`',
   },
-  { key: ANNOTATION.status, on: 'pod (written)', default: '', accepted: '`injected`', meaning: 'set by the webhook; a later pass only tops up containers added since' },
+  { key: ANNOTATION.status, on: 'pod (written)', default: '', accepted: '`injected`', meaning: 'set by the webhook, with the label `entra-sidecar.io/injected=true`; a later pass checks the sidecar against what it would inject and only tops up containers added since. A pod that carries either without the webhook\'s work is denied' },
 ];
 
 /** Renders `ANNOTATION_REFERENCE` as a Markdown table. */

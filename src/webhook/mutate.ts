@@ -9,16 +9,25 @@ import {
   type InjectionMode,
   type ServiceAccountRef,
 } from './annotations.js';
-import { parseTokenExpiration } from '../contract/token-expiration.js';
 import { addEnvIfAbsent, appEnv, type AppAccess, type AppEnvValues } from './inject/app-env.js';
 import { buildOnceInitContainer, ONCE_INIT_CONTAINER_NAME } from './inject/once-init-container.js';
-import { SIDECAR_ENV } from './inject/sidecar-common.js';
+import { SIDECAR_ENV, SIDECAR_UID } from './inject/sidecar-common.js';
 import { buildSidecarContainer, SIDECAR_CONTAINER_NAME } from './inject/sidecar-container.js';
-import { addAppMount, addMissingVolumes, injectedVolumes, reservedVolumeNamesInUse, SA_TOKEN_VOLUME } from './inject/volumes.js';
+import {
+  addAppMount,
+  addMissingVolumes,
+  allContainers,
+  injectedVolumes,
+  INJECTED_VOLUME_NAMES,
+  reservedMountProblems,
+  reservedVolumeNamesInUse,
+} from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
+import { specDifferences, withoutApiServerAdditions } from './spec-differences.js';
 import type { MutationSettings } from './settings.js';
 import { parseFileSpecs } from '../contract/rendered-files.js';
-import { passwordFileOwner } from './rendered-files.js';
+import { passwordFileOwner, runAsUserOf } from './rendered-files.js';
+import type { InjectionOptions } from './annotations.js';
 
 /** What the webhook decided for one pod. A `mutated` pod may equal the input (nothing to add). */
 export type MutationOutcome =
@@ -52,10 +61,19 @@ export function findExistingInjection(pod: Pod): ExistingInjection | undefined {
   return undefined;
 }
 
-/** True when the pod needs its ServiceAccount read: it opted in and has not been injected yet. */
+/**
+ * True when the pod needs its ServiceAccount read: it opted in. A reinvocation reads it too, since
+ * the webhook's earlier work is checked against what it would inject now (a pod author can write
+ * a container named entra-sidecar; only the comparison tells the webhook's own from a forgery).
+ */
 export function needsServiceAccount(pod: Pod): boolean {
-  return isOptedIn(pod.metadata?.annotations) && pod.spec.hostNetwork !== true && findExistingInjection(pod) === undefined;
+  return isOptedIn(pod.metadata?.annotations) && pod.spec.hostNetwork !== true;
 }
+
+/** The identity-header secrets the webhook generates (newIdentityHeader: 32 random bytes, hex). */
+const IDENTITY_HEADER_SHAPE = /^[0-9a-f]{64}$/;
+
+const RESERVED_NAMES_HINT = `the names ${[...OWN_CONTAINERS, ...INJECTED_VOLUME_NAMES].join(', ')}, the label ${INJECTED_LABEL} and the annotation ${ANNOTATION.status} are reserved for the webhook`;
 
 /**
  * The pure mutation: decides whether and how to inject the sidecar into a pod and returns the
@@ -68,7 +86,11 @@ export function needsServiceAccount(pod: Pod): boolean {
  */
 export function mutatePod(pod: Pod, serviceAccount: ServiceAccountRef | undefined, settings: MutationSettings, newSecret: () => string): MutationOutcome {
   const annotations = pod.metadata?.annotations ?? {};
-  if (!isOptedIn(annotations)) return { kind: 'skipped', reason: `no ${ANNOTATION.inject}: "true" annotation` };
+  if (!isOptedIn(annotations)) {
+    const marks = webhookMarks(pod);
+    if (marks.length > 0) return deny([`it does not opt in (${ANNOTATION.inject}: "true") but carries ${marks.join(', ')}, which only the webhook writes: remove them (${RESERVED_NAMES_HINT})`]);
+    return { kind: 'skipped', reason: `no ${ANNOTATION.inject}: "true" annotation` };
+  }
   if (pod.spec.hostNetwork === true) {
     return {
       kind: 'denied',
@@ -76,7 +98,55 @@ export function mutatePod(pod: Pod, serviceAccount: ServiceAccountRef | undefine
     };
   }
   const existing = findExistingInjection(pod);
-  return existing ? topUp(pod, existing, annotations, settings) : injectFresh(pod, serviceAccount, annotations, settings, newSecret);
+  return existing ? topUp(pod, existing, annotations, serviceAccount, settings) : injectFresh(pod, serviceAccount, annotations, settings, newSecret);
+}
+
+/** What in a pod claims the webhook's work: its label, its status annotation, its container and volume names. */
+function webhookMarks(pod: Pod): string[] {
+  const marks: string[] = [];
+  if (pod.metadata?.labels?.[INJECTED_LABEL] !== undefined) marks.push(`the label ${INJECTED_LABEL}`);
+  if (pod.metadata?.annotations?.[ANNOTATION.status] !== undefined) marks.push(`the annotation ${ANNOTATION.status}`);
+  const containers = [...new Set(allContainers(pod).map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n)))];
+  if (containers.length > 0) marks.push(`container(s) ${containers.join(', ')}`);
+  const volumes = reservedVolumeNamesInUse(pod);
+  if (volumes.length > 0) marks.push(`volume(s) ${volumes.join(', ')}`);
+  const mounts = [...new Set(allContainers(pod).flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)).filter((n) => INJECTED_VOLUME_NAMES.includes(n)))];
+  if (mounts.length > 0) marks.push(`mounts of ${mounts.join(', ')}`);
+  return marks;
+}
+
+/** Problems every pass checks, fresh or top-up: the sidecar's ports free, the reserved volumes mounted only as the webhook mounts them. */
+function podProblems(pod: Pod, options: InjectionOptions, settings: MutationSettings, tokenFilesPath: string | undefined): string[] {
+  const problems = reservedMountProblems(pod, OWN_CONTAINERS, tokenFilesPath);
+  if (options.mode !== 'init-only') {
+    for (const c of allContainers(pod)) {
+      if (OWN_CONTAINERS.has(c.name)) continue;
+      for (const p of c.ports ?? []) {
+        if (p.containerPort === options.port) problems.push(`container ${c.name} uses port ${options.port}, the sidecar's endpoint port: set ${ANNOTATION.port} to a free port`);
+        if (p.containerPort === settings.healthPort) problems.push(`container ${c.name} uses port ${settings.healthPort}, the sidecar's health port: free it (the webhook's --sidecar-health-port sets it)`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The options a fresh injection derives for this pod, with the user the sidecar runs as: its own,
+ * or the app containers' when a password file is asked for (see rendered-files.ts).
+ */
+function optionsFor(
+  pod: Pod,
+  serviceAccount: ServiceAccountRef | undefined,
+  annotations: Record<string, string>,
+  settings: MutationSettings,
+): { ok: true; options: InjectionOptions; passwordFile: boolean; ownerProblem?: string } | { ok: false; problems: string[] } {
+  const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
+  if (!parsed.ok) return parsed;
+  const files = parseFileSpecs(parsed.value.files, parsed.value.tokens.map((t) => t.name));
+  const passwordFile = files.ok && files.value.some((f) => f.kind === 'pgpass');
+  const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
+  if (!owner.ok) return { ok: true, options: parsed.value, passwordFile, ownerProblem: owner.problem };
+  return { ok: true, options: owner.uid !== undefined ? { ...parsed.value, runAsUser: owner.uid } : parsed.value, passwordFile };
 }
 
 function injectFresh(
@@ -86,26 +156,16 @@ function injectFresh(
   settings: MutationSettings,
   newSecret: () => string,
 ): MutationOutcome {
-  const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
-  if (!parsed.ok) return deny(parsed.problems);
-  const problems: string[] = [];
-  const files = parseFileSpecs(parsed.value.files, parsed.value.tokens.map((t) => t.name));
-  const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
-  if (!owner.ok) problems.push(owner.problem);
-  const options = owner.ok && owner.uid !== undefined ? { ...parsed.value, runAsUser: owner.uid } : parsed.value;
-
-  const takenNames = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
+  const derived = optionsFor(pod, serviceAccount, annotations, settings);
+  if (!derived.ok) return deny(derived.problems);
+  const { options } = derived;
+  const problems: string[] = derived.ownerProblem ? [derived.ownerProblem] : [];
+  // ephemeral containers cannot be set on create, but a name in any list is reserved
+  const takenNames = allContainers(pod).map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
   if (takenNames.length > 0) problems.push(`the container name(s) ${takenNames.join(', ')} are reserved for entra-sidecar: rename the container`);
   const reserved = reservedVolumeNamesInUse(pod);
   if (reserved.length > 0) problems.push(`the volume name(s) ${reserved.join(', ')} are reserved for entra-sidecar: rename the pod's volume`);
-  if (options.mode !== 'init-only') {
-    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
-      for (const p of c.ports ?? []) {
-        if (p.containerPort === options.port) problems.push(`container ${c.name} uses port ${options.port}, the sidecar's endpoint port: set ${ANNOTATION.port} to a free port`);
-        if (p.containerPort === settings.healthPort) problems.push(`container ${c.name} uses port ${settings.healthPort}, the sidecar's health port: free it (the webhook's --sidecar-health-port sets it)`);
-      }
-    }
-  }
+  problems.push(...podProblems(pod, options, settings, undefined));
   if (problems.length > 0) return deny(problems);
 
   const out = copyForMutation(pod);
@@ -124,7 +184,7 @@ function injectFresh(
   if (mountProblems.length > 0) return deny(mountProblems);
   markInjected(out);
 
-  const warnings = skipWarnings(pod, options.app);
+  const warnings = [...skipWarnings(pod, options.app), ...processNamespaceWarnings(pod, options)];
   if (options.mode === 'container' && pod.spec.restartPolicy !== undefined && pod.spec.restartPolicy !== 'Always') {
     warnings.push(
       `${ANNOTATION.mode}: container on a pod with restartPolicy ${pod.spec.restartPolicy}: the sidecar keeps running, so the pod never completes; use native or init-only`,
@@ -133,26 +193,85 @@ function injectFresh(
   return { kind: 'mutated', pod: out, warnings };
 }
 
-function topUp(pod: Pod, existing: ExistingInjection, annotations: Record<string, string>, settings: MutationSettings): MutationOutcome {
-  const app = parseAppOptions(annotations);
-  if (!app.ok) return deny(app.problems);
+/**
+ * A pod that already has the webhook's containers: a reinvocation (another webhook changed the pod
+ * after the first pass), or a pod spec copied from an injected pod. The webhook's containers and
+ * volumes must be exactly what it would inject now for this pod (apart from the identity header,
+ * which it cannot know again, and the defaults the API server adds); anything else is a pod author's
+ * forgery or a stale copy, and is denied. Then every check of a fresh injection runs, and containers
+ * added since get the environment and the mount.
+ */
+function topUp(pod: Pod, existing: ExistingInjection, annotations: Record<string, string>, serviceAccount: ServiceAccountRef | undefined, settings: MutationSettings): MutationOutcome {
+  const derived = optionsFor(pod, serviceAccount, annotations, settings);
+  if (!derived.ok) return deny(derived.problems);
   const env = new Map((existing.source.env ?? []).map((e) => [e.name, e.value]));
-  const listenPort = /:(\d{1,5})$/.exec(env.get(SIDECAR_ENV.listen) ?? '')?.[1];
-  const values: AppEnvValues = {
-    clientId: env.get(SIDECAR_ENV.clientId) ?? '',
-    port: listenPort ? Number(listenPort) : settings.port,
-    mountPath: env.get(SIDECAR_ENV.tokenDir) ?? settings.tokenDir,
-    identityHeader: existing.mode === 'init-only' ? undefined : env.get(SIDECAR_ENV.identityHeader),
-    app: app.value,
-  };
+  const identityHeader = existing.mode === 'init-only' ? undefined : env.get(SIDECAR_ENV.identityHeader);
+  const options = { ...derived.options, runAsUser: sidecarUserFor(pod, existing.source, derived.options, derived.passwordFile) };
+  const differences = earlierInjectionDifferences(pod, existing.mode, options, settings, identityHeader);
+  if (differences.length > 0) {
+    return deny([
+      `the pod already has entra-sidecar's containers or volumes, but they differ from what the webhook injects for it (${differences.join('; ')}): ${RESERVED_NAMES_HINT}. Remove them from the pod spec and let the webhook add them (a pod copied from an injected one is stale when the ServiceAccount or the webhook's settings changed since)`,
+    ]);
+  }
+  const problems = podProblems(pod, options, settings, options.mountPath);
+  if (problems.length > 0) return deny(problems);
+  const values: AppEnvValues = { clientId: options.clientId, port: options.port, mountPath: options.mountPath, identityHeader, app: options.app };
   const out = copyForMutation(pod);
-  // a sidecar with a client credential has its Secret volume already, and no service-account token
-  if (env.has(SIDECAR_ENV.federatedTokenFile)) addMissingVolumes(out, injectedVolumes(expirationFrom(annotations, settings)));
-  else addMissingVolumes(out, injectedVolumes(0).filter((v) => v.name !== SA_TOKEN_VOLUME));
+  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)));
   const mountProblems = applyToAppContainers(out, existing.mode, values);
   if (mountProblems.length > 0) return deny(mountProblems);
   markInjected(out);
   return { kind: 'mutated', pod: out, warnings: [] };
+}
+
+/**
+ * The user the existing sidecar may run as: its own (65532), or, when the pod asks for a password
+ * file, one of the app containers' users (another webhook may have added a container since the
+ * first pass, so the first pass's choice is not recomputed). Anything else: the fresh choice, which
+ * the comparison then reports.
+ */
+function sidecarUserFor(pod: Pod, source: Container, options: InjectionOptions, pgpass: boolean): number | undefined {
+  const found = (source.securityContext as { runAsUser?: unknown } | undefined)?.runAsUser;
+  if (found === SIDECAR_UID) return undefined;
+  const appUsers = new Set(pod.spec.containers.filter((c) => !OWN_CONTAINERS.has(c.name)).map((c) => runAsUserOf(pod, c)));
+  if (pgpass && typeof found === 'number' && found !== 0 && appUsers.has(found)) return found;
+  return options.runAsUser;
+}
+
+/** Where the webhook's containers and volumes differ from what it would inject for this pod now (paths, never values). */
+function earlierInjectionDifferences(pod: Pod, foundMode: InjectionMode, options: InjectionOptions, settings: MutationSettings, identityHeader: string | undefined): string[] {
+  const out: string[] = [];
+  if (foundMode !== options.mode) out.push(`the sidecar is placed as mode ${foundMode}, but the pod's annotations and settings give mode ${options.mode}`);
+  if (identityHeader !== undefined && !IDENTITY_HEADER_SHAPE.test(identityHeader)) out.push(`container ${SIDECAR_CONTAINER_NAME}: env ${SIDECAR_ENV.identityHeader} is not a secret the webhook generates`);
+  const header = identityHeader ?? '';
+  const expectedInits: Container[] = [];
+  const expectedApps: Container[] = [];
+  if (options.mode === 'native') expectedInits.push(buildSidecarContainer(options, settings, header, 'native'));
+  else {
+    if (options.tokens.length > 0) expectedInits.push(buildOnceInitContainer(options, settings));
+    if (options.mode === 'container') expectedApps.push(buildSidecarContainer(options, settings, header, 'container'));
+  }
+  const lists: Array<[string, Container[], Container[]]> = [
+    ['initContainers', pod.spec.initContainers ?? [], expectedInits],
+    ['containers', pod.spec.containers, expectedApps],
+    ['ephemeralContainers', Array.isArray(pod.spec.ephemeralContainers) ? (pod.spec.ephemeralContainers as Container[]) : [], []],
+  ];
+  for (const [list, found, expected] of lists) {
+    for (const c of found.filter((f) => OWN_CONTAINERS.has(f.name))) {
+      const want = expected.find((e) => e.name === c.name);
+      if (!want) out.push(`${list} has a container ${c.name}, which the webhook does not inject there for this pod`);
+      else for (const d of specDifferences(withoutApiServerAdditions(c), want)) out.push(`container ${c.name}: ${d}`);
+    }
+    for (const e of expected) if (!found.some((f) => f.name === e.name)) out.push(`${list} lacks the container ${e.name}`);
+  }
+  const expectedVolumes = injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod));
+  for (const v of pod.spec.volumes ?? []) {
+    if (!INJECTED_VOLUME_NAMES.includes(v.name)) continue;
+    const want = expectedVolumes.find((e) => e.name === v.name);
+    if (!want) out.push(`volume ${v.name} is not one the webhook injects for this pod`);
+    else for (const d of specDifferences(v, want)) out.push(`volume ${v.name}: ${d}`);
+  }
+  return out;
 }
 
 /**
@@ -202,16 +321,25 @@ function fsGroupOf(pod: Pod): number | undefined {
   return typeof g === 'number' ? g : undefined;
 }
 
-function expirationFrom(annotations: Record<string, string>, settings: MutationSettings): number {
-  const raw = annotations[ANNOTATION.tokenExpiration];
-  const parsed = raw === undefined ? undefined : parseTokenExpiration(raw);
-  return parsed !== undefined && 'seconds' in parsed ? parsed.seconds : settings.tokenExpirationSeconds;
-}
-
 function skipWarnings(pod: Pod, app: AppOptions): string[] {
   const names = new Set([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name));
   const unknown = [...app.skipContainers].filter((n) => !names.has(n));
   return unknown.length > 0 ? [`${ANNOTATION.skipContainers} names ${unknown.join(', ')}, which this pod does not have`] : [];
+}
+
+/**
+ * hostPID and shareProcessNamespace pods are injected, with a warning: another process that sees
+ * the sidecar's PID and runs as its user (or holds CAP_SYS_PTRACE) can read its environment (the
+ * identity header) and its credential through /proc. Denying would break node agents that opt in on
+ * purpose, and hostPID already requires the privileged Pod Security level (SECURITY.md).
+ */
+function processNamespaceWarnings(pod: Pod, options: InjectionOptions): string[] {
+  const uid = options.runAsUser ?? SIDECAR_UID;
+  const why = `processes that see the sidecar's PID and run as its user (${uid}) or hold CAP_SYS_PTRACE can read its environment (the identity header) and its credential through /proc`;
+  const out: string[] = [];
+  if (pod.spec.hostPID === true) out.push(`hostPID: true puts the sidecar in the node's PID namespace: ${why}, in any hostPID pod or node process; keep untrusted workloads off hostPID`);
+  else if (pod.spec.shareProcessNamespace === true) out.push(`shareProcessNamespace: true: ${why}, in every container of this pod`);
+  return out;
 }
 
 function deny(problems: string[]): MutationOutcome {

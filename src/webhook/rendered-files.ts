@@ -31,7 +31,7 @@ export function parseFileAnnotations(annotations: Record<string, string>, target
 }
 
 /** The user a container runs as, when the pod spec says: its own runAsUser, else the pod's. */
-function runAsUserOf(pod: Pod, c: Container): number | undefined {
+export function runAsUserOf(pod: Pod, c: Container): number | undefined {
   const own = (c.securityContext as { runAsUser?: unknown } | undefined)?.runAsUser;
   const podLevel = (pod.spec.securityContext as { runAsUser?: unknown } | undefined)?.runAsUser;
   const uid = own ?? podLevel;

@@ -517,3 +517,14 @@ function helmTemplateRaw(args: string[]): { status: number; stdout: string; stde
   const r = spawnSync(helm, args, { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+describe.skipIf(!tools)('cert-manager with long names', () => {
+  it('a 63-character name renders Certificates cert-manager accepts: no common name over the 64 characters X.509 allows', () => {
+    const fullname = `${'a'.repeat(49)}-entra-sidecar`;
+    const { objects } = helmTemplate(helm, { ...MATRIX.certManager, fullnameOverride: fullname });
+    const certificates = objects.filter((o) => o.kind === 'Certificate') as Array<KubeObject & { spec: { commonName?: string; dnsNames?: string[]; isCA?: boolean } }>;
+    expect(certificates).toHaveLength(2);
+    for (const c of certificates) if (c.spec.commonName !== undefined) expect(c.spec.commonName.length, c.spec.commonName).toBeLessThanOrEqual(64);
+    expect(certificates.find((c) => !c.spec.isCA)?.spec.dnsNames).toContain(`${fullname}.${NAMESPACE}.svc`);
+  });
+});

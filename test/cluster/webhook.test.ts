@@ -159,6 +159,29 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
     }
   });
 
+  it('reserved names and marks: the API server sends such pods to the webhook (matchConditions) and it denies them with the conflict named', async () => {
+    // an app container mounting the service-account token volume it did not declare (issue 17, finding 2)
+    const steal = podManifest({ serviceAccount: 'api', annotations: INJECT });
+    (steal.spec.containers[0] as { volumeMounts?: unknown[] }).volumeMounts = [{ name: SA_TOKEN_VOLUME, mountPath: '/steal' }];
+    const r1 = await createPod(cp, apps, steal);
+    expect(r1.status, r1.text.slice(0, 300)).toBe(400);
+    expect(r1.body.message).toContain(`container app mounts volume ${SA_TOKEN_VOLUME}, which holds the sidecar's credential`);
+    // the review's forgery: its own entra-sidecar container and a hostPath volume under the token-files name (finding 3)
+    const forged = podManifest({ serviceAccount: 'api', annotations: INJECT });
+    const spec = forged.spec as Record<string, unknown>;
+    spec.initContainers = [{ name: SIDECAR, image: 'busybox', restartPolicy: 'Always', env: [{ name: 'ENTRA_SIDECAR_TOKEN_DIR', value: '/etc' }] }];
+    spec.volumes = [{ name: 'entra-sidecar-tokens', hostPath: { path: '/' } }];
+    const r2 = await createPod(cp, apps, forged);
+    expect(r2.status, r2.text.slice(0, 300)).toBe(400);
+    expect(r2.body.message).toContain('differ from what the webhook injects for it');
+    // a pod that does not opt in but wears the webhook's label
+    const before = await admissions(hook);
+    const r3 = await createPod(cp, apps, podManifest({ serviceAccount: 'api', labels: { [INJECTED_LABEL]: 'true' } }));
+    expect(r3.status, r3.text.slice(0, 300)).toBe(400);
+    expect(r3.body.message).toContain(`the label ${INJECTED_LABEL}`);
+    expect(await admissions(hook)).toBeGreaterThan(before);
+  });
+
   describe('the RBAC the chart installs', () => {
     const asWebhook = () => ['--as', `system:serviceaccount:${hook.namespace}:${hook.serviceAccount}`];
 

@@ -139,3 +139,33 @@ describe('ENTRA_SIDECAR_FLAVOURS=app-service', () => {
     }
   });
 });
+
+describe('the new-scope budget (issue 17, finding 4)', () => {
+  it('a caller looping over made-up resources gets 503 with Retry-After past the budget, without an exchange, counted, and one log line', async () => {
+    const pair = await startPair({ lifetimeSec: 600, sidecar: { env: { ENTRA_SIDECAR_NEW_SCOPE_BURST: '3', ENTRA_SIDECAR_NEW_SCOPES_PER_MINUTE: '1' } } });
+    try {
+      const { sidecar, emulator } = pair;
+      const before = emulator.exchangeCount();
+      const answers: Array<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(`https://app-${i}.example.com`)}`, { headers: { Metadata: 'true' } });
+        answers.push({ status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as Record<string, unknown> });
+      }
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 503, 503, 503, 503, 503]);
+      expect(emulator.exchangeCount() - before, 'only the budget reached Entra').toBe(3);
+      const refused = answers[3]!;
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(50);
+      expect(Number(refused.retryAfter)).toBeLessThanOrEqual(60);
+      expect(String(refused.body.error_description)).toContain('ENTRA_SIDECAR_NEW_SCOPE_BURST');
+      expect(refused.body.access_token).toBeUndefined();
+      // the held ones and the configured target are still answered
+      const again = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent('https://app-0.example.com')}`, { headers: { Metadata: 'true' } });
+      expect(again.status).toBe(200);
+      const metrics = await (await fetch(`${sidecar.health}/metrics`)).text();
+      expect(metrics).toMatch(/^entra_sidecar_new_scopes_refused_total 5$/m);
+      expect(sidecar.logs.filter((l) => String(l.msg).startsWith('new-scope budget used up'))).toHaveLength(1);
+    } finally {
+      await pair.close();
+    }
+  });
+});

@@ -188,3 +188,55 @@ describe('TokenStore', () => {
     expect(calls.length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('TokenStore: the new-scope budget (issue 17, finding 4)', () => {
+  const scope = (i: number) => `https://app-${i}.example.com/.default`;
+
+  it('500 new scopes at once start 10 exchanges; the rest are refused at once, retryable, with the wait, and counted', async () => {
+    const clock = new FakeClock();
+    const { exchange, calls } = scripted(clock, [3_600_000]);
+    const refused: Array<{ scope: string; retryInMs: number }> = [];
+    const store = new TokenStore({ exchange, clock, random: mid, maxOnDemand: 1000, events: { newScopeRefused: (s, retryInMs) => refused.push({ scope: s, retryInMs }) } });
+    const results = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => store.get(scope(i))));
+    expect(calls).toHaveLength(10);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as ExchangeError);
+    expect(errors).toHaveLength(490);
+    expect(errors[0]).toBeInstanceOf(ExchangeError);
+    expect(errors[0]).toMatchObject({ retryable: true, reason: 'new_scope_budget', retryAfterMs: 10_000 });
+    expect(errors[0]?.message).toContain('ENTRA_SIDECAR_NEW_SCOPE_BURST');
+    expect(errors[0]?.message).toContain('entra-sidecar.io/tokens');
+    expect(refused).toHaveLength(490);
+    expect(store.entriesView()).toHaveLength(10);
+  });
+
+  it('refills at 6 per minute; scopes held, configured targets and retries of known scopes never draw on it', async () => {
+    const clock = new FakeClock();
+    const { exchange, calls } = scripted(clock, [3_600_000]);
+    const store = new TokenStore({ exchange, clock, random: mid, targets: [{ name: 'storage', scope: S }], newScopeBudget: { burst: 2, perMinute: 6 } });
+    store.start();
+    await store.get(scope(1));
+    await store.get(scope(2));
+    await expect(store.get(scope(3))).rejects.toMatchObject({ reason: 'new_scope_budget' });
+    // held scopes and the configured target are answered without the budget
+    for (let i = 0; i < 20; i++) {
+      await store.get(scope(1));
+      await store.get(S);
+    }
+    expect(calls).toHaveLength(3);
+    await clock.advance(9_999);
+    await expect(store.get(scope(3))).rejects.toMatchObject({ reason: 'new_scope_budget', retryAfterMs: 1 });
+    await clock.advance(1);
+    expect((await store.get(scope(3))).scope).toBe(scope(3));
+    await expect(store.get(scope(4))).rejects.toMatchObject({ reason: 'new_scope_budget' });
+  });
+
+  it('perMinute 0: the burst is all there is, and the wait given is the backoff cap', async () => {
+    const clock = new FakeClock();
+    const { exchange } = scripted(clock, [3_600_000]);
+    const store = new TokenStore({ exchange, clock, random: mid, newScopeBudget: { burst: 1, perMinute: 0 } });
+    await store.get(scope(1));
+    await clock.advance(3_600_000);
+    await expect(store.get(scope(2))).rejects.toMatchObject({ reason: 'new_scope_budget', retryAfterMs: 60_000 });
+  });
+});

@@ -45,7 +45,7 @@ function inject(pod: Pod, sa: ServiceAccountRef | undefined = workloadIdentitySa
   expect(patched).toEqual(out.pod);
   assertValidPod(patched);
   const again = mutated(
-    mutatePod(patched, undefined, s, () => {
+    mutatePod(patched, sa, s, () => {
       throw new Error('a second pass must not make a new secret');
     }),
   );
@@ -331,8 +331,9 @@ describe('reinvocation after another webhook added a container', () => {
   afterDapr.spec.volumes!.push({ name: 'dapr-identity-token', projected: { sources: [{ serviceAccountToken: { audience: 'spiffe://cluster.local/ns/dapr-system/dapr-sentry', expirationSeconds: 7200, path: 'token' } }] } });
 
   const s = settings();
+  const sa = workloadIdentitySa(afterDapr);
   const second = mutated(
-    mutatePod(afterDapr, undefined, s, () => {
+    mutatePod(afterDapr, sa, s, () => {
       throw new Error('no new secret on reinvocation');
     }),
   );
@@ -352,14 +353,136 @@ describe('reinvocation after another webhook added a container', () => {
     expect(env(byName(pod, 'daprd')).IDENTITY_HEADER).toBe(env(byName(first, 'api')).IDENTITY_HEADER);
   });
 
-  it('takes the values for the new container from the existing sidecar, not from a changed ServiceAccount', () => {
-    const other = mutated(mutatePod(afterDapr, { namespace: 'shop', name: 'orders-api', annotations: { 'entra-sidecar.io/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa' } }, s, secretSequence()));
-    expect(env(byName(other.pod, 'daprd')).AZURE_CLIENT_ID).toBe(CLIENT_ID);
+  it('checks the sidecar against what it would inject now: a ServiceAccount changed in between is a denial naming the field, never a silent top-up', () => {
+    const message = denied(mutatePod(afterDapr, { namespace: 'shop', name: 'orders-api', annotations: { 'entra-sidecar.io/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'azure.workload.identity/tenant-id': TENANT_ID } }, s, secretSequence()));
+    expect(message).toContain('differ from what the webhook injects');
+    expect(message).toMatch(/container entra-sidecar: env\[\d+\]\.value/);
+    expect(message).not.toContain('aaaaaaaa-aaaa');
   });
 
   it('a third pass changes nothing', () => {
-    const third = mutated(mutatePod(pod, undefined, s, secretSequence()));
+    const third = mutated(mutatePod(pod, sa, s, secretSequence()));
     expect(createJsonPatch(pod, third.pod)).toEqual([]);
+  });
+
+  it('another webhook that adds a container mounting the service-account token volume is denied', () => {
+    const p = structuredClone(afterDapr);
+    p.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }];
+    expect(denied(mutatePod(p, sa, s, secretSequence()))).toContain('container daprd mounts volume entra-sidecar-sa-token, which holds the sidecar\'s credential');
+  });
+
+  it('a container added since that mounts the token files read-write, or elsewhere, is denied; read-only where the webhook mounts them is kept', () => {
+    const rw = structuredClone(afterDapr);
+    rw.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra' }];
+    expect(denied(mutatePod(rw, sa, s, secretSequence()))).toContain('container daprd mounts volume entra-sidecar-tokens other than read-only at /var/run/secrets/entra');
+    const ro = structuredClone(afterDapr);
+    ro.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra', readOnly: true }];
+    expect(mutatePod(ro, sa, s, secretSequence()).kind).toBe('mutated');
+  });
+});
+
+describe('pods sharing a PID namespace (issue 17, item 6: hostPID)', () => {
+  it('hostPID and shareProcessNamespace pods are injected with a warning naming what another process could read', () => {
+    const host = loadPod('deployment-pod');
+    host.spec.hostPID = true;
+    const { warnings } = inject(host);
+    expect(warnings.join('\n')).toMatch(/hostPID: true puts the sidecar in the node's PID namespace: .*identity header.*keep untrusted workloads off hostPID/);
+    const shared = loadPod('deployment-pod');
+    shared.spec.shareProcessNamespace = true;
+    expect(inject(shared).warnings.join('\n')).toContain('shareProcessNamespace: true');
+    expect(inject(loadPod('deployment-pod')).warnings.join('\n')).not.toMatch(/hostPID|shareProcessNamespace/);
+  });
+});
+
+describe('reserved names are reserved everywhere (issue 17, finding 2)', () => {
+  const base = loadPod('deployment-pod');
+  const attempt = (edit: (p: Pod) => void) => {
+    const p = structuredClone(base);
+    edit(p);
+    return mutatePod(p, workloadIdentitySa(p), settings(), secretSequence());
+  };
+
+  it('an app container mounting the service-account token volume without declaring it is denied (it would have received the projected token)', () => {
+    const message = denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-sa-token', mountPath: '/steal' })));
+    expect(message).toContain(`container ${base.spec.containers[0]!.name} mounts volume entra-sidecar-sa-token, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount`);
+  });
+
+  it('so is an init container, an ephemeral container, and the client-credential and token-files volumes', () => {
+    expect(denied(attempt((p) => (p.spec.initContainers = [{ name: 'setup', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }])))).toContain('container setup mounts volume entra-sidecar-sa-token');
+    expect(denied(attempt((p) => (p.spec.ephemeralContainers = [{ name: 'debug', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }])))).toContain('container debug mounts volume entra-sidecar-sa-token');
+    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-client-credential', mountPath: '/steal' })))).toContain('mounts volume entra-sidecar-client-credential');
+    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-tokens', mountPath: '/tokens' })))).toContain('mounts volume entra-sidecar-tokens, which the webhook adds');
+  });
+});
+
+describe('the injected marks cannot be forged (issue 17, finding 3)', () => {
+  const s = settings();
+  const real = inject(loadPod('deployment-pod')).pod;
+  const sa = workloadIdentitySa(real);
+  const sidecarOf = (p: Pod) => p.spec.initContainers!.find((c) => c.name === 'entra-sidecar')!;
+
+  it('the review\'s attack: its own entra-sidecar container (token dir /etc, a chosen header) and a hostPath volume under the token-files name is denied, not treated as injected', () => {
+    const p = loadPod('deployment-pod');
+    p.spec.initContainers = [
+      { name: 'entra-sidecar', image: 'busybox', restartPolicy: 'Always', env: [{ name: 'ENTRA_SIDECAR_TOKEN_DIR', value: '/etc' }, { name: 'ENTRA_SIDECAR_IDENTITY_HEADER', value: 'chosen' }] },
+    ];
+    p.spec.volumes = [...(p.spec.volumes ?? []), { name: 'entra-sidecar-tokens', hostPath: { path: '/' } }];
+    const message = denied(mutatePod(p, workloadIdentitySa(p), s, secretSequence()));
+    expect(message).toContain('differ from what the webhook injects for it');
+    expect(message).toContain('volume entra-sidecar-tokens: hostPath');
+    expect(message).toContain('ENTRA_SIDECAR_IDENTITY_HEADER is not a secret the webhook generates');
+    expect(message).not.toContain('chosen');
+  });
+
+  it('a copy of a real injection with one field changed is denied naming the field: privileged, an envFrom, a weak header, a hostPath volume, another image', () => {
+    const cases: Array<[(p: Pod) => void, string]> = [
+      [(p) => ((sidecarOf(p).securityContext as Record<string, unknown>).privileged = true), 'container entra-sidecar: securityContext.privileged'],
+      [(p) => (sidecarOf(p).envFrom = [{ configMapRef: { name: 'more' } }]), 'container entra-sidecar: envFrom'],
+      [(p) => (sidecarOf(p).env!.find((e) => e.name === 'ENTRA_SIDECAR_IDENTITY_HEADER')!.value = 'a'.repeat(8)), 'is not a secret the webhook generates'],
+      [(p) => (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.emptyDir = undefined, (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.hostPath = { path: '/' })), 'volume entra-sidecar-tokens: emptyDir'],
+      [(p) => (sidecarOf(p).image = 'registry.example/evil:1'), 'container entra-sidecar: image'],
+      [(p) => p.spec.containers.unshift({ ...sidecarOf(p), restartPolicy: undefined }), 'containers has a container entra-sidecar, which the webhook does not inject there'],
+    ];
+    for (const [edit, expected] of cases) {
+      const p = structuredClone(real);
+      edit(p);
+      const out = mutatePod(p, sa, s, secretSequence());
+      expect(out.kind, expected).toBe('denied');
+      expect(denied(out)).toContain(expected);
+    }
+  });
+
+  it('a pod that does not opt in but carries the label, the status annotation, a reserved container or volume name is denied', () => {
+    const cases: Array<[(p: Pod) => void, string]> = [
+      [(p) => (p.metadata!.labels = { ...p.metadata!.labels, 'entra-sidecar.io/injected': 'true' }), 'the label entra-sidecar.io/injected'],
+      [(p) => (p.metadata!.annotations!['entra-sidecar.io/status'] = 'injected'), 'the annotation entra-sidecar.io/status'],
+      [(p) => p.spec.containers.push({ name: 'entra-sidecar', image: 'busybox' }), 'container(s) entra-sidecar'],
+      [(p) => (p.spec.volumes = [{ name: 'entra-sidecar-tokens', emptyDir: {} }]), 'volume(s) entra-sidecar-tokens'],
+    ];
+    for (const [edit, expected] of cases) {
+      const p = loadPod('not-opted-in-pod');
+      edit(p);
+      const message = denied(mutatePod(p, undefined, s, secretSequence()));
+      expect(message).toContain('does not opt in');
+      expect(message).toContain(expected);
+    }
+  });
+
+  it('the defaults the API server writes between passes are not differences (probe and port defaults, termination message path, defaultMode, quantities in another spelling)', () => {
+    const p = structuredClone(real);
+    const c = sidecarOf(p);
+    Object.assign(c, { terminationMessagePath: '/dev/termination-log' });
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) Object.assign(c[probe] as object, { successThreshold: 1 });
+    ((c.livenessProbe as { httpGet: Record<string, unknown> }).httpGet).scheme = 'HTTP';
+    (c.resources as { requests: Record<string, string> }).requests.cpu = '0.01';
+    for (const v of p.spec.volumes!) if (v.projected) (v.projected as Record<string, unknown>).defaultMode = 420;
+    // the ServiceAccount admission plugin, reinvoked after the webhook, mounts the API token into every container
+    c.volumeMounts = [...c.volumeMounts!, { name: 'kube-api-access-x7k2p', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }];
+    const out = mutated(mutatePod(p, sa, s, secretSequence()));
+    expect(createJsonPatch(p, out.pod)).toEqual([]);
+    // …but exactly that mount: writable, or anywhere else, is a difference
+    c.volumeMounts.at(-1)!.readOnly = false;
+    expect(denied(mutatePod(p, sa, s, secretSequence()))).toContain('container entra-sidecar: volumeMounts (3 entries, expected 2)');
   });
 });
 

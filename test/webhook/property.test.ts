@@ -36,14 +36,15 @@ describe('mutation properties over random pods', () => {
         const patched = applyJsonPatch(pod, patch);
         expect(patched).toEqual(out.pod);
         assertValidPod(patched);
-        const again = mutatePod(deepFreeze(structuredClone(patched)), undefined, s, secretSequence());
+        const again = mutatePod(deepFreeze(structuredClone(patched)), sa, s, secretSequence());
         expect(again.kind).toBe('mutated');
         if (again.kind === 'mutated') expect(createJsonPatch(patched, again.pod)).toEqual([]);
       }),
       RUNS,
     );
-    // the random pods exercise every outcome, not just denials
-    expect(seen.mutated).toBeGreaterThan(40);
+    // the random pods exercise every outcome, not just denials (pods that name a container
+    // entra-sidecar without the webhook's work are denied as forgeries, so fewer are mutated)
+    expect(seen.mutated).toBeGreaterThan(30);
     expect(seen.denied).toBeGreaterThan(40);
     expect(seen.skipped).toBeGreaterThan(40);
   });

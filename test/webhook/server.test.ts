@@ -399,7 +399,8 @@ describe('random garbage bodies (fast-check)', () => {
       ),
       { seed: 4242, numRuns: 300 },
     );
-    expect(statuses.patched, JSON.stringify(statuses)).toBeGreaterThan(10);
+    // random pods often name a container entra-sidecar: those are forgeries of an injection now, denied
+    expect(statuses.patched, JSON.stringify(statuses)).toBeGreaterThan(5);
     expect(statuses['400'], JSON.stringify(statuses)).toBeGreaterThan(20);
     expect(statuses.denied).toBeGreaterThan(10);
     const ok = await post('/mutate', JSON.stringify(review(loadPod('deployment-pod'))));

@@ -1,9 +1,7 @@
 /**
- * Wire details of the managed-identity protocols the endpoint speaks. Its flavours
- * (src/contract/flavours.ts) and paths (src/contract/endpoint.ts) are in the contract.
+ * Wire details shared by the managed-identity protocols the endpoint speaks. Each flavour is one
+ * module in ./flavours/ (path, method, caller check, api-version); their names are in the contract.
  */
-export const APP_SERVICE_API_VERSION = '2019-08-01';
-export const IMDS_API_VERSION = '2018-02-01';
 
 /** Header names, lower-case as node delivers them. */
 export const IDENTITY_HEADER = 'x-identity-header';

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { IMDS_TOKEN_PATH, MSI_TOKEN_PATH } from '../../contract/endpoint.js';
 import type { Flavour } from '../../contract/flavours.js';
-import { APP_SERVICE_API_VERSION, FORM_CONTENT_TYPE, IDENTITY_HEADER, MAX_BODY_BYTES, RELAY_HEADERS, IDENTITY_SELECTORS, IMDS_API_VERSION, METADATA_HEADER } from './protocol.js';
+import { FLAVOUR_LIST, FLAVOUR_SPECS } from './flavours/registry.js';
+import { FORM_CONTENT_TYPE, IDENTITY_HEADER, MAX_BODY_BYTES, RELAY_HEADERS, IDENTITY_SELECTORS, METADATA_HEADER } from './protocol.js';
 import { EndpointError } from './responses.js';
 
 /** A well-formed, authorised token request. */
@@ -18,15 +18,20 @@ export type RequestHeaders = Record<string, string | string[] | undefined>;
 /** Which flavour a path and method belong to; undefined when the path is not a token path. */
 export function routeOf(method: string, rawPath: string): { flavour: Flavour } | { methodNotAllowed: true } | undefined {
   // the paths as every SDK sends them need no normalising
-  const path = rawPath === MSI_TOKEN_PATH || rawPath === IMDS_TOKEN_PATH ? rawPath : normalisePath(rawPath);
-  if (path === MSI_TOKEN_PATH) {
-    if (method === 'GET') return { flavour: 'app_service' };
-    if (method === 'POST') return { flavour: 'msi' };
-    return { methodNotAllowed: true };
+  const path = EXACT_PATHS.has(rawPath) ? rawPath : normalisePath(rawPath);
+  let onPath = false;
+  for (const f of FLAVOUR_LIST) {
+    if (path !== f.path && !(f.pathAnyCase && path.toLowerCase() === f.path)) continue;
+    if (method === f.method) return { flavour: f.id };
+    onPath = true;
   }
-  if (path.toLowerCase() === IMDS_TOKEN_PATH) return method === 'GET' ? { flavour: 'imds' } : { methodNotAllowed: true };
-  return undefined;
+  return onPath ? { methodNotAllowed: true } : undefined;
 }
+
+const EXACT_PATHS = new Set(FLAVOUR_LIST.map((f) => f.path));
+
+/** The endpoints, as the 404 for an unknown path names them. */
+export const ENDPOINTS_TEXT = FLAVOUR_LIST.map((f) => `${f.method} ${f.path} (${f.title})`).join(', ').replace(/, ([^,]*)$/, ' or $1');
 
 /** Collapses doubled slashes and drops a trailing one: SDKs join host and path differently. */
 export function normalisePath(path: string): string {
@@ -44,7 +49,7 @@ export function checkCaller(flavour: Flavour, h: RequestHeaders, identityHeader:
     if (h[name] !== undefined) throw new EndpointError(400, 'invalid_request', `Requests with a ${RELAY_HEADERS[name]} header are refused: the token endpoint is for callers inside the pod, not through a proxy`);
   }
   const secret = h[IDENTITY_HEADER];
-  if (flavour === 'app_service') {
+  if (FLAVOUR_SPECS[flavour].caller === 'identity-header') {
     if (secret === undefined) throw new EndpointError(401, 'unauthorized_client', 'Missing X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
     if (!secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
     return;
@@ -81,11 +86,9 @@ export function parseTokenRequest(flavour: Flavour, h: RequestHeaders, params: U
 /** What an authorised caller asks for (api-version, resource, identity selector). Pure: throws EndpointError. */
 export function checkParams(flavour: Flavour, params: URLSearchParams): TokenRequest {
   const apiVersion = params.get('api-version');
-  if (flavour === 'app_service' && apiVersion !== null && apiVersion !== APP_SERVICE_API_VERSION) {
-    throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${APP_SERVICE_API_VERSION}`);
-  }
-  if (flavour === 'imds' && apiVersion !== null && apiVersion !== IMDS_API_VERSION) {
-    throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${IMDS_API_VERSION}`);
+  const speaks = FLAVOUR_SPECS[flavour].apiVersion;
+  if (speaks !== undefined && apiVersion !== null && apiVersion !== speaks) {
+    throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${speaks}`);
   }
   const resources = params.getAll('resource');
   if (resources.length === 0 || !resources[0]) throw new EndpointError(400, 'invalid_request', 'Missing resource: pass resource=<resource URI>, e.g. resource=https://management.azure.com/');

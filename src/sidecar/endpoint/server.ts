@@ -9,7 +9,8 @@ import type { SidecarMetrics } from '../metrics.js';
 import { bound, refusalResponse, serverOptions, type BodyLease, type ListenerLimits } from '../../http/bounded-listener.js';
 import { FLAVOURS, type Flavour } from '../../contract/flavours.js';
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES } from './protocol.js';
-import { checkCaller, checkFormHead, checkParams, routeOf, type TokenRequest } from './request.js';
+import { checkCaller, checkFormHead, checkParams, ENDPOINTS_TEXT, routeOf, type TokenRequest } from './request.js';
+import { FLAVOUR_SPECS } from './flavours/registry.js';
 import { CheckedQueries } from './checked-queries.js';
 import { EndpointError, errorAnswer, TokenAnswers, type Answer } from './responses.js';
 
@@ -49,21 +50,12 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
   const allowed = o.allowedScopes ? new Set(o.allowedScopes) : undefined;
   const now = o.now ?? Date.now;
   const clientIdLower = o.clientId.toLowerCase();
-  const requestCounters = new Map<number, { inc(): void }>();
   const flavourIndex = Object.fromEntries(FLAVOURS.map((f, i) => [f, i])) as Record<Flavour, number>;
   const checked = new CheckedQueries<CheckedQuery>();
-  const durations = Object.fromEntries(FLAVOURS.map((f) => [f, o.metrics.endpointDuration.labels(f)])) as unknown as Record<Flavour, { observe(v: number): void }>;
   const oids = new WeakMap<AccessToken, string | undefined>();
 
   const count = (flavour: Flavour, status: number, started: number): void => {
-    const key = flavourIndex[flavour] * 1000 + status;
-    let c = requestCounters.get(key);
-    if (!c) {
-      c = o.metrics.endpointRequests.labels(flavour, String(status));
-      requestCounters.set(key, c);
-    }
-    c.inc();
-    durations[flavour].observe((performance.now() - started) / 1000);
+    o.metrics.endpoint.record(flavourIndex[flavour], status, (performance.now() - started) / 1000);
   };
 
   const send = (res: http.ServerResponse, a: Answer): void => {
@@ -157,7 +149,7 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     const route = routeOf(req.method ?? 'GET', path);
     if (!route || 'methodNotAllowed' in route || !enabled.has(route.flavour)) {
       const e = !route
-        ? new EndpointError(404, 'not_found', 'No such endpoint: use GET /msi/token (App Service), GET /metadata/identity/oauth2/token (IMDS) or POST /msi/token (MSI_ENDPOINT)')
+        ? new EndpointError(404, 'not_found', `No such endpoint: use ${ENDPOINTS_TEXT}`)
         : 'methodNotAllowed' in route
           ? new EndpointError(405, 'invalid_request', `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`)
           : new EndpointError(404, 'not_found', `The ${route.flavour} flavour is disabled in this sidecar (ENTRA_SIDECAR_FLAVOURS)`);
@@ -165,17 +157,18 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       return;
     }
     const flavour = route.flavour;
+    const spec = FLAVOUR_SPECS[flavour];
     // who is calling is decided from the head alone: a refused request's body is never read
     try {
       checkCaller(flavour, req.headers, secret);
-      if (flavour === 'msi') checkFormHead(req.headers);
+      if (spec.params === 'form') checkFormHead(req.headers);
     } catch (err) {
       refuseHead(req, res, flavour, err as EndpointError);
       count(flavour, (err as EndpointError).status, started);
       return;
     }
     const rawQuery = q === -1 ? '' : url.slice(q + 1);
-    if (flavour !== 'msi') {
+    if (spec.params === 'query') {
       req.resume();
       // a query string seen before (this flavour, every character the same) was checked then;
       // the caller's headers were checked above, for this request
@@ -195,17 +188,17 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     readForm(req, bounded.lease(res), (err, form) => {
       if (err) {
         res.setHeader('connection', 'close');
-        reject(req, res, 'msi', err);
-        count('msi', err.status, started);
+        reject(req, res, flavour, err);
+        count(flavour, err.status, started);
         return;
       }
       for (const [k, v] of form as URLSearchParams) query.append(k, v);
       // query and body together: checked every time (a form is not remembered)
       let c: CheckedQuery;
       try {
-        c = checkQuery('msi', query);
+        c = checkQuery(flavour, query);
       } catch (e) {
-        refuse(req, res, 'msi', e, started);
+        refuse(req, res, flavour, e, started);
         return;
       }
       serveChecked(req, res, c, started);

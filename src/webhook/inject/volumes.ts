@@ -47,10 +47,56 @@ export function injectedVolumes(expirationSeconds: number, credential?: ClientCr
   return [credential ? clientCredentialVolume(credential, fsGroup) : serviceAccountTokenVolume(expirationSeconds), tokenFilesVolume()];
 }
 
+/** Every volume name the webhook may add: reserved in every pod it sees. */
+export const INJECTED_VOLUME_NAMES: readonly string[] = [SA_TOKEN_VOLUME, TOKEN_FILES_VOLUME, CLIENT_CREDENTIAL_VOLUME];
+/** The volumes holding the sidecar's credential: never mounted into any other container. */
+const CREDENTIAL_VOLUMES: readonly string[] = [SA_TOKEN_VOLUME, CLIENT_CREDENTIAL_VOLUME];
+
 /** The webhook's volume names a pod already uses (a fresh injection must not reuse them). */
 export function reservedVolumeNamesInUse(pod: Pod): string[] {
-  const reserved = [SA_TOKEN_VOLUME, TOKEN_FILES_VOLUME, CLIENT_CREDENTIAL_VOLUME];
-  return (pod.spec.volumes ?? []).map((v) => v.name).filter((n) => reserved.includes(n));
+  return (pod.spec.volumes ?? []).map((v) => v.name).filter((n) => INJECTED_VOLUME_NAMES.includes(n));
+}
+
+/** Every container of the pod spec: init, app and ephemeral. */
+export function allContainers(pod: Pod): Container[] {
+  const ephemeral = Array.isArray(pod.spec.ephemeralContainers) ? (pod.spec.ephemeralContainers as Container[]) : [];
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers, ...ephemeral];
+}
+
+/**
+ * Mounts of the webhook's volumes by containers that are not the webhook's own (init, app and
+ * ephemeral containers alike). The credential volumes (projected service-account token, client
+ * secret or certificate) are never allowed: a mount declared under that name would receive the
+ * volume the webhook adds. The token-files volume is allowed only exactly as the webhook mounts it
+ * into app containers (read-only at `tokenFilesPath`), which exists only after an injection:
+ * `tokenFilesPath` undefined means a fresh injection, where any such mount is refused.
+ *
+ * @example
+ * reservedMountProblems(pod, new Set(['entra-sidecar']), undefined)
+ * // ['container steal mounts volume entra-sidecar-sa-token, …']
+ */
+export function reservedMountProblems(pod: Pod, own: ReadonlySet<string>, tokenFilesPath: string | undefined): string[] {
+  const problems: string[] = [];
+  for (const c of allContainers(pod)) {
+    if (own.has(c.name)) continue;
+    for (const m of c.volumeMounts ?? []) {
+      if (!INJECTED_VOLUME_NAMES.includes(m.name)) continue;
+      if (CREDENTIAL_VOLUMES.includes(m.name)) {
+        problems.push(`container ${c.name} mounts volume ${m.name}, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount (the name is reserved for entra-sidecar)`);
+      } else if (tokenFilesPath === undefined) {
+        problems.push(`container ${c.name} mounts volume ${m.name}, which the webhook adds: remove that volumeMount (the webhook mounts the token files read-only into app containers itself; the name is reserved for entra-sidecar)`);
+      } else if (!isAppMount(m, tokenFilesPath)) {
+        problems.push(`container ${c.name} mounts volume ${m.name} other than read-only at ${tokenFilesPath}, as the webhook mounts it: remove that volumeMount and let the webhook add it`);
+      }
+    }
+  }
+  return problems;
+}
+
+function isAppMount(m: VolumeMount, mountPath: string): boolean {
+  const want = appVolumeMount(mountPath);
+  const keys = Object.keys(m).filter((k) => m[k] !== undefined);
+  return keys.length === 3 && m.name === want.name && m.mountPath.replace(/\/+$/, '') === want.mountPath && m.readOnly === true;
 }
 
 /** Appends the volumes a pod lacks (by name); existing ones are kept as they are. */
