@@ -2,7 +2,6 @@ import {
   ANNOTATION,
   INJECTED_LABEL,
   isOptedIn,
-  parseAppOptions,
   parseInjectionOptions,
   STATUS_INJECTED,
   type AppOptions,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION_REFERENCE, checkMountPath, isOptedIn, parseSkipContainers, renderAnnotationTable } from '../../src/webhook/annotations.js';
+import { ANNOTATION, ANNOTATION_RECORDS, ANNOTATION_REFERENCE, checkMountPath, isOptedIn, parseInjectionOptions, parseSkipContainers, renderAnnotationTable } from '../../src/webhook/annotations.js';
+import { parseWebhookSettings } from '../../src/webhook/options.js';
 import { parseQuantity } from '../../src/webhook/quantity.js';
 import { createServiceAccountLookup } from '../../src/webhook/service-accounts.js';
 
@@ -75,5 +76,39 @@ describe('ServiceAccount lookup grace period (fake clock)', () => {
     expect(await lookup.get('ns', 'sa')).toBeNull();
     exists = true;
     expect(await lookup.get('ns', 'sa')).not.toBeNull();
+  });
+});
+
+describe('one record per annotation (issue 10, item 2)', () => {
+  const settings = { ...parseWebhookSettings(['--sidecar-image', 'ghcr.io/x/entra-sidecar:1', '--tls-cert-file', '/c', '--tls-key-file', '/k'], {}).sidecar, mode: 'native' as const };
+  const sa = { namespace: 'ns', name: 'sa', annotations: { 'azure.workload.identity/client-id': '3f2504e0-4f89-41d3-9a0c-0305e82c3301', 'azure.workload.identity/tenant-id': '72f988bf-86f1-41af-91ab-2d7cd011db47' } };
+  const bad: Partial<Record<keyof typeof ANNOTATION_RECORDS, string>> = {
+    tokens: 'no scope here',
+    tokenExpiration: '60',
+    mode: 'sidecar',
+    port: '80',
+    mountPath: '/',
+    cpuRequest: 'lots',
+    memoryRequest: '-1Mi',
+    memoryLimit: 'x',
+    injectEnv: 'yes',
+    msiEndpoint: 'maybe',
+  };
+
+  it('every key of ANNOTATION has its record, and the README table is rendered from them', () => {
+    expect(Object.keys(ANNOTATION_RECORDS).sort()).toEqual(Object.keys(ANNOTATION).sort());
+    for (const [name, r] of Object.entries(ANNOTATION_RECORDS)) expect(r.key).toBe(ANNOTATION[name as keyof typeof ANNOTATION]);
+    expect(ANNOTATION_REFERENCE).toEqual(Object.values(ANNOTATION_RECORDS));
+  });
+
+  it('every record with a parser denies a bad value with a problem naming its annotation, through parseInjectionOptions', () => {
+    const withParser = Object.entries(ANNOTATION_RECORDS).filter(([, r]) => 'parse' in r).map(([name]) => name);
+    expect(withParser.filter((n) => n !== 'skipContainers').sort()).toEqual(Object.keys(bad).sort());
+    for (const [name, value] of Object.entries(bad)) {
+      const key = ANNOTATION[name as keyof typeof ANNOTATION];
+      const r = parseInjectionOptions({ 'entra-sidecar.io/inject': 'true', [key]: value as string }, sa, settings, 'Always');
+      expect(r.ok, name).toBe(false);
+      if (!r.ok) expect(r.problems.join('\n'), name).toMatch(new RegExp(`annotation ${key.replace(/[./]/g, '\\$&')} `));
+    }
   });
 });
