@@ -55,11 +55,27 @@ try {
   let nodeOptions = '';
   const pairs = await Promise.all(
     Array.from({ length: PAIRS }, async (_, i) => {
-      const settings: MutationSettings = { ...DEFAULT_SIDECAR_SETTINGS, image: image.ref, mode: 'native', authorityHost: emulator.url, port: await freePort(), healthPort: await freePort() };
+      const settings: MutationSettings = {
+        ...DEFAULT_SIDECAR_SETTINGS,
+        image: image.ref,
+        mode: 'native',
+        authorityHost: emulator.url,
+        port: await freePort(),
+        healthPort: await freePort(),
+      };
       const pod = {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: `rss-${i}`, namespace: 'default', annotations: { 'entra-sidecar.io/inject': 'true', 'entra-sidecar.io/client-id': emulator.clientId, 'entra-sidecar.io/tenant-id': emulator.tenantId, 'entra-sidecar.io/tokens': THREE_TARGETS } },
+        metadata: {
+          name: `rss-${i}`,
+          namespace: 'default',
+          annotations: {
+            'entra-sidecar.io/inject': 'true',
+            'entra-sidecar.io/client-id': emulator.clientId,
+            'entra-sidecar.io/tenant-id': emulator.tenantId,
+            'entra-sidecar.io/tokens': THREE_TARGETS,
+          },
+        },
         spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
       } as Pod;
       const out = mutatePod(pod, undefined, settings, () => 'cd'.repeat(32));
@@ -71,25 +87,38 @@ try {
       emulator.writeProjectedToken(saDir);
       const tokenDir = mkdtempSync(join(tmpdir(), 'entra-rss-tokens-'));
       chmodSync(tokenDir, 0o777);
-      cleanups.push(() => rmSync(saDir, { recursive: true, force: true }), () => rmSync(tokenDir, { recursive: true, force: true }));
-      const common = { rootfs: image.rootfs, image: image.config, extraBinds: [{ hostPath: emulator.caFile, containerPath: '/etc/entra-test/emulator-ca.pem' }] };
-      const s = runContainer(`rss-sidecar-${i}`, podContainerConfig({
-        ...common,
-        container: sidecar,
-        volumes: { 'entra-sidecar-sa-token': { hostPath: saDir }, 'entra-sidecar-tokens': { hostPath: tokenDir } },
-        extraEnv: { NODE_EXTRA_CA_CERTS: '/etc/entra-test/emulator-ca.pem', ENTRA_SIDECAR_LOG_LEVEL: 'warn' },
-        cgroupsPath: `/entra-image-bench/sidecar-${process.pid}-${i}`,
-      }));
+      cleanups.push(
+        () => rmSync(saDir, { recursive: true, force: true }),
+        () => rmSync(tokenDir, { recursive: true, force: true }),
+      );
+      const common = {
+        rootfs: image.rootfs,
+        image: image.config,
+        extraBinds: [{ hostPath: emulator.caFile, containerPath: '/etc/entra-test/emulator-ca.pem' }],
+      };
+      const s = runContainer(
+        `rss-sidecar-${i}`,
+        podContainerConfig({
+          ...common,
+          container: sidecar,
+          volumes: { 'entra-sidecar-sa-token': { hostPath: saDir }, 'entra-sidecar-tokens': { hostPath: tokenDir } },
+          extraEnv: { NODE_EXTRA_CA_CERTS: '/etc/entra-test/emulator-ca.pem', ENTRA_SIDECAR_LOG_LEVEL: 'warn' },
+          cgroupsPath: `/entra-image-bench/sidecar-${process.pid}-${i}`,
+        }),
+      );
       containers.push(s);
       // the baseline: the image's node running the bench's idle-timer, same user, no capabilities, read-only root
       const bare: Container = { name: 'bare', command: ['node', '/opt/bench/idle-timer.mjs'], securityContext: sidecar.securityContext };
-      const b = runContainer(`rss-bare-${i}`, podContainerConfig({
-        ...common,
-        container: bare,
-        volumes: {},
-        extraBinds: [{ hostPath: join(process.cwd(), 'bench', 'servers', 'idle-timer.mjs'), containerPath: '/opt/bench/idle-timer.mjs' }],
-        cgroupsPath: `/entra-image-bench/bare-${process.pid}-${i}`,
-      }));
+      const b = runContainer(
+        `rss-bare-${i}`,
+        podContainerConfig({
+          ...common,
+          container: bare,
+          volumes: {},
+          extraBinds: [{ hostPath: join(process.cwd(), 'bench', 'servers', 'idle-timer.mjs'), containerPath: '/opt/bench/idle-timer.mjs' }],
+          cgroupsPath: `/entra-image-bench/bare-${process.pid}-${i}`,
+        }),
+      );
       containers.push(b);
       await b.waitForLog((l) => l.event === 'ready');
       // every target held: /readyz answers 200 only once each token is written
@@ -104,7 +133,11 @@ try {
   );
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // the bench's idle period: a measurement window, not a wait for a signal
   const rss = pairs.map((p) => ({ sidecar: rssOf(p.sidecar), bare: rssOf(p.bare) }));
-  rss.forEach((r, i) => console.log(`pair ${i}: RSS sidecar ${(r.sidecar / MiB).toFixed(1)} MiB, bare node ${(r.bare / MiB).toFixed(1)} MiB, ratio ${(r.sidecar / r.bare).toFixed(2)}`));
+  rss.forEach((r, i) =>
+    console.log(
+      `pair ${i}: RSS sidecar ${(r.sidecar / MiB).toFixed(1)} MiB, bare node ${(r.bare / MiB).toFixed(1)} MiB, ratio ${(r.sidecar / r.bare).toFixed(2)}`,
+    ),
+  );
   const summary = {
     row: 3,
     what: `RSS, 3 targets held, after ${IDLE_MS / 1000} s idle, sidecar from the image under runc`,
@@ -116,7 +149,12 @@ try {
   };
   console.log(JSON.stringify(summary));
 } finally {
-  await Promise.all(containers.map(async (c) => { await c.stop('SIGTERM'); c.remove(); }));
+  await Promise.all(
+    containers.map(async (c) => {
+      await c.stop('SIGTERM');
+      c.remove();
+    }),
+  );
   for (const f of cleanups) f();
   await emulator.close();
 }

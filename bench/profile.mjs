@@ -41,4 +41,10 @@ if (values.target === 'webhook') {
 }
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error(`no profile written in ${dir}`);
-console.log(JSON.stringify({ target: values.target, rps: Math.round(res.rps), p99Ms: res.p99, profile: join(dir, file), ...summarise(join(dir, file), { top: Number(values.top) }) }, null, 1));
+console.log(
+  JSON.stringify(
+    { target: values.target, rps: Math.round(res.rps), p99Ms: res.p99, profile: join(dir, file), ...summarise(join(dir, file), { top: Number(values.top) }) },
+    null,
+    1,
+  ),
+);

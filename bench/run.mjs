@@ -49,7 +49,9 @@ const log = (line) => process.stdout.write(`${line}\n`);
 const started = new Date();
 const gitAtStart = git();
 const loadAtStart = os.loadavg();
-log(`entra-sidecar bench (${quick ? 'quick' : 'full'}${quick ? '' : `, ${runs} runs per noisy row`}); load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+log(
+  `entra-sidecar bench (${quick ? 'quick' : 'full'}${quick ? '' : `, ${runs} runs per noisy row`}); load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+);
 
 const lines = [];
 const assertions = [];

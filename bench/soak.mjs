@@ -42,7 +42,9 @@ function parseArgs(argv) {
     else if (flag === '--outage-every') out.outageEvery = Number(value());
     else if (flag === '--outage-seconds') out.outageSeconds = Number(value());
     else if (flag === '--help' || flag === '-h') {
-      process.stdout.write('Usage: node bench/soak.mjs [--minutes N (default 10)] [--rps N (default 300)] [--outage-every S (default 180)] [--outage-seconds S (default 30)]\n');
+      process.stdout.write(
+        'Usage: node bench/soak.mjs [--minutes N (default 10)] [--rps N (default 300)] [--outage-every S (default 180)] [--outage-seconds S (default 30)]\n',
+      );
       process.exit(0);
     } else {
       process.stderr.write(`soak: unknown argument "${argv[i]}": use --minutes N and --rps N\n`);
@@ -93,7 +95,10 @@ const logFile = createWriteStream(logPath);
 const nodeArgs = (process.env.SOAK_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const sidecar = spawn(process.execPath, [...nodeArgs, CLI, 'sidecar'], {
   // the env of an injected sidecar, runtime flags included, pointed at the emulator
-  env: { PATH: process.env.PATH, ...sidecarEnv(emulator, { tokenFile: join(saDir, 'token'), tokenDir, identityHeader, tokens: 'storage=https://storage.azure.com/.default' }) },
+  env: {
+    PATH: process.env.PATH,
+    ...sidecarEnv(emulator, { tokenFile: join(saDir, 'token'), tokenDir, identityHeader, tokens: 'storage=https://storage.azure.com/.default' }),
+  },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let crashed;
@@ -128,11 +133,13 @@ const tEnd = t0 + DURATION_MS;
 const outages = []; // { start, end, recoveredAt }
 const outageTimers = [];
 for (let at = OUTAGE_EVERY_MS; at + OUTAGE_MS <= DURATION_MS; at += OUTAGE_EVERY_MS) {
-  outageTimers.push(setTimeout(() => {
-    const o = { start: now(), end: now() + OUTAGE_MS, recoveredAt: undefined, exchangesAtStart: emulator.exchanges.length };
-    outages.push(o);
-    emulator.inject({ kind: 'status', status: 503 }, { durationMs: OUTAGE_MS });
-  }, WARMUP_MS + at));
+  outageTimers.push(
+    setTimeout(() => {
+      const o = { start: now(), end: now() + OUTAGE_MS, recoveredAt: undefined, exchangesAtStart: emulator.exchanges.length };
+      outages.push(o);
+      emulator.inject({ kind: 'status', status: 503 }, { durationMs: OUTAGE_MS });
+    }, WARMUP_MS + at),
+  );
 }
 const inOutageWindow = (t) => outages.some((o) => t >= o.start && t <= o.end + BACKOFF_CAP_MS);
 
@@ -145,9 +152,10 @@ const stats = { requests: 0, ok: 0, failures: 0, unavailable: 0, failureSamples:
 const validUntil = new Map(); // resource -> ms
 
 function request(r) {
-  const path = r.flavour === 'imds'
-    ? `/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(r.resource)}`
-    : `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(r.resource)}`;
+  const path =
+    r.flavour === 'imds'
+      ? `/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(r.resource)}`
+      : `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(r.resource)}`;
   const headers = r.flavour === 'imds' ? { Metadata: 'true' } : { 'X-IDENTITY-HEADER': identityHeader };
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port: endpointPort, path, headers, agent, timeout: 15_000 }, (res) => {
@@ -179,7 +187,14 @@ async function worker(i) {
       if (a.status === 503 && !held && inOutageWindow(sent)) stats.unavailable++;
       else {
         stats.failures++;
-        if (stats.failureSamples.length < 10) stats.failureSamples.push({ atS: Math.round((sent - t0) / 1000), resource: r.resource, status: a.status, held, body: a.body.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[token]').slice(0, 200) });
+        if (stats.failureSamples.length < 10)
+          stats.failureSamples.push({
+            atS: Math.round((sent - t0) / 1000),
+            resource: r.resource,
+            status: a.status,
+            held,
+            body: a.body.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[token]').slice(0, 200),
+          });
       }
     }
     next += interval;
@@ -232,7 +247,10 @@ function sampleRss() {
   }
 }
 async function sampleHeap() {
-  const text = await fetch(`${healthUrl}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`${healthUrl}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const value = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]);
   if (text) heap.push([now() - t0, value('nodejs_heap_size_used_bytes'), value('nodejs_heap_size_total_bytes'), value('nodejs_external_memory_bytes')]);
 }
@@ -254,9 +272,13 @@ const recoveryTimer = setInterval(() => {
 // ---- run ------------------------------------------------------------------------------------------
 const progress = setInterval(() => {
   const at = now() - t0;
-  process.stdout.write(`  ${at < 0 ? `warm-up ${Math.round((now() - tStart) / 1000)} s` : `${Math.round(at / 1000)} s`}: ${stats.requests} requests, ${stats.failures} failures, ${reads.partial}/${reads.total} partial reads, ${outages.length} outages\n`);
+  process.stdout.write(
+    `  ${at < 0 ? `warm-up ${Math.round((now() - tStart) / 1000)} s` : `${Math.round(at / 1000)} s`}: ${stats.requests} requests, ${stats.failures} failures, ${reads.partial}/${reads.total} partial reads, ${outages.length} outages\n`,
+  );
 }, 30_000);
-process.stdout.write(`soak: ${WARMUP_MS / 1000} s warm-up, then ${opts.minutes} min measured; ~${opts.rps} rps on ${WORKERS} keep-alive connections, ${TOKEN_LIFETIME_S} s tokens, SA token rotated every ${ROTATE_MS / 1000} s, ${OUTAGE_MS / 1000} s outage every ${OUTAGE_EVERY_MS / 1000} s${SCALE < 1 ? ` (outage schedule scaled by ${SCALE} for a run under 10 minutes)` : ''}\n`);
+process.stdout.write(
+  `soak: ${WARMUP_MS / 1000} s warm-up, then ${opts.minutes} min measured; ~${opts.rps} rps on ${WORKERS} keep-alive connections, ${TOKEN_LIFETIME_S} s tokens, SA token rotated every ${ROTATE_MS / 1000} s, ${OUTAGE_MS / 1000} s outage every ${OUTAGE_EVERY_MS / 1000} s${SCALE < 1 ? ` (outage schedule scaled by ${SCALE} for a run under 10 minutes)` : ''}\n`,
+);
 sampleRss();
 await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(i)), reader()]);
 sampleRss();
@@ -274,7 +296,10 @@ sidecar.kill('SIGTERM');
 const exitCode = await new Promise((r) => {
   if (sidecar.exitCode !== null) r(sidecar.exitCode);
   sidecar.on('exit', (c) => r(c));
-  setTimeout(() => { sidecar.kill('SIGKILL'); r(null); }, 8_000).unref();
+  setTimeout(() => {
+    sidecar.kill('SIGKILL');
+    r(null);
+  }, 8_000).unref();
 });
 stopRotation();
 
@@ -285,7 +310,10 @@ const jtis = new Set(exchanges.map((e) => e.jti).filter(Boolean)).size;
 // RSS: median over the first third of the measured period vs the last third. The footprint saws
 // up and down by about 10 % as the garbage collector works, so windows this long (each spans
 // several cycles) compare levels, not a peak with a trough.
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
 const third = DURATION_MS / 3;
 const rssStart = median(rss.filter(([t]) => t >= 0 && t < third).map(([, b]) => b));
 const rssEnd = median(rss.filter(([t]) => t >= DURATION_MS - third).map(([, b]) => b));
@@ -299,7 +327,7 @@ const timeline = Array.from({ length: 10 }, (_, i) => {
 const growth = ((rssEnd - rssStart) / rssStart) * 100;
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
-const notRecovered = outages.filter((o) => o.recoveredAt === undefined ? o.end + BACKOFF_CAP_MS < tEnd : o.recoveredAt - o.end > BACKOFF_CAP_MS);
+const notRecovered = outages.filter((o) => (o.recoveredAt === undefined ? o.end + BACKOFF_CAP_MS < tEnd : o.recoveredAt - o.end > BACKOFF_CAP_MS));
 const recoveries = outages.map((o) => (o.recoveredAt === undefined ? 'pending at the end' : `${((o.recoveredAt - o.end) / 1000).toFixed(1)} s`));
 const metric = (name, labels) => {
   let sum = 0;

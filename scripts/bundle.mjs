@@ -16,7 +16,9 @@ const lazyJsonWebToken = {
   name: 'lazy-jsonwebtoken',
   setup(b) {
     b.onResolve({ filter: /^jsonwebtoken$/ }, (args) =>
-      args.kind === 'import-statement' && args.importer.includes('@azure/msal-node') ? { path: 'jsonwebtoken', namespace: 'lazy-jsonwebtoken', pluginData: { resolveDir: args.resolveDir } } : undefined,
+      args.kind === 'import-statement' && args.importer.includes('@azure/msal-node')
+        ? { path: 'jsonwebtoken', namespace: 'lazy-jsonwebtoken', pluginData: { resolveDir: args.resolveDir } }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-jsonwebtoken' }, (args) => ({
       contents: "export default { sign: (...args) => require('jsonwebtoken').sign(...args) };",

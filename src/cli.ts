@@ -67,7 +67,9 @@ function printHelp(text: string): number {
 
 // A long-running process never dies of a stray error: report it in one JSON line and go on.
 const reportInternal = (err: unknown): void => {
-  process.stderr.write(`${JSON.stringify({ level: 'error', msg: `unexpected internal error (kept running): ${err instanceof Error ? err.message : String(err)}` })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: `unexpected internal error (kept running): ${err instanceof Error ? err.message : String(err)}` })}\n`,
+  );
 };
 process.on('unhandledRejection', reportInternal);
 process.on('uncaughtException', reportInternal);

@@ -17,7 +17,11 @@ const DEMO_OPTIONS: OptionSpec[] = [
   { flag: 'exit-after', help: 'stop by itself after this long (default: run until Ctrl-C)' },
 ];
 
-export const DEMO_HELP = renderHelp('entra-sidecar demo [options]', 'Runs the whole thing on one machine with no cluster and no Azure: the Entra emulator,\na service-account token rotated like kubelet does, and a sidecar with two targets.', DEMO_OPTIONS);
+export const DEMO_HELP = renderHelp(
+  'entra-sidecar demo [options]',
+  'Runs the whole thing on one machine with no cluster and no Azure: the Entra emulator,\na service-account token rotated like kubelet does, and a sidecar with two targets.',
+  DEMO_OPTIONS,
+);
 
 /**
  * `entra-sidecar demo`: the emulator plus a real sidecar process, and what to try. Ctrl-C stops
@@ -31,7 +35,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   const health = parseListen(healthText, '--health-listen');
   const rotateMs = parseDurationMs((raw['rotate-every'] as string | undefined) ?? '30s', '--rotate-every', 1_000, 3_600_000);
   const lifetime = Number((raw['token-lifetime'] as string | undefined) ?? '120');
-  if (!Number.isInteger(lifetime) || lifetime < 5 || lifetime > 86_400) throw new ConfigError('--token-lifetime', 'must be a whole number of seconds between 5 and 86400');
+  if (!Number.isInteger(lifetime) || lifetime < 5 || lifetime > 86_400)
+    throw new ConfigError('--token-lifetime', 'must be a whole number of seconds between 5 and 86400');
   const exitAfterMs = raw['exit-after'] ? parseDurationMs(raw['exit-after'] as string, '--exit-after', 1_000, 86_400_000) : undefined;
 
   const work = mkdtempSync(join(tmpdir(), 'entra-sidecar-demo-'));
@@ -47,7 +52,12 @@ export async function runDemo(argv: string[]): Promise<number> {
   const sidecar = spawn(process.execPath, [cli, 'sidecar'], {
     env: {
       PATH: process.env.PATH,
-      ...sidecarEnv(emulator, { tokenFile, tokenDir, identityHeader, tokens: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default' }),
+      ...sidecarEnv(emulator, {
+        tokenFile,
+        tokenDir,
+        identityHeader,
+        tokens: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default',
+      }),
       // the demo's fixed ports (the env above has ephemeral ones)
       ENTRA_SIDECAR_LISTEN: listenText,
       ENTRA_SIDECAR_HEALTH_LISTEN: healthText,

@@ -57,7 +57,10 @@ export function createCertificate(spec: CertificateSpec): BuiltCertificate {
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
-  const subject = [{ name: 'commonName', value: spec.commonName }, ...(spec.organizationName ? [{ name: 'organizationName', value: spec.organizationName }] : [])];
+  const subject = [
+    { name: 'commonName', value: spec.commonName },
+    ...(spec.organizationName ? [{ name: 'organizationName', value: spec.organizationName }] : []),
+  ];
   const issuer = spec.issuerCertPem ? forge.pki.certificateFromPem(spec.issuerCertPem) : undefined;
   cert.setSubject(subject);
   cert.setIssuer(issuer ? issuer.subject.attributes : subject);

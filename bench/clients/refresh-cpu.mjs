@@ -31,20 +31,29 @@ if (mode === 'sidecar' || mode === 'exchange') {
   const { writeTokenFiles } = await load('sidecar/token-files.js');
   const { SidecarMetrics } = await load('sidecar/metrics.js');
   const metrics = new SidecarMetrics();
-  const exchange = createExchange({ clientId: env.AZURE_CLIENT_ID, tenantId: env.AZURE_TENANT_ID, authorityHost: host, credential: { kind: 'federated', tokenFile: env.AZURE_FEDERATED_TOKEN_FILE, setting: 'AZURE_FEDERATED_TOKEN_FILE' }, timeoutMs: 10_000 });
+  const exchange = createExchange({
+    clientId: env.AZURE_CLIENT_ID,
+    tenantId: env.AZURE_TENANT_ID,
+    authorityHost: host,
+    credential: { kind: 'federated', tokenFile: env.AZURE_FEDERATED_TOKEN_FILE, setting: 'AZURE_FEDERATED_TOKEN_FILE' },
+    timeoutMs: 10_000,
+  });
   close = () => exchange.close();
   // what main.ts does per successful refresh (events.refreshed and trackAssertion)
-  op = mode === 'exchange' ? () => exchange(SCOPE) : async () => {
-    const t0 = Date.now();
-    const token = await exchange(SCOPE);
-    const exp = exchange.lastAssertion()?.exp;
-    if (exp !== undefined) metrics.federatedTokenExpiry.set(exp);
-    metrics.refreshes.labels('storage', 'success').inc();
-    metrics.refreshDuration.labels('storage').observe((Date.now() - t0) / 1000);
-    metrics.tokenExpiry.labels('storage').set(Math.floor(token.expiresOnMs / 1000));
-    metrics.tokensHeld.set(1);
-    await writeTokenFiles(tokenDir, 'storage', token, 0o644);
-  };
+  op =
+    mode === 'exchange'
+      ? () => exchange(SCOPE)
+      : async () => {
+          const t0 = Date.now();
+          const token = await exchange(SCOPE);
+          const exp = exchange.lastAssertion()?.exp;
+          if (exp !== undefined) metrics.federatedTokenExpiry.set(exp);
+          metrics.refreshes.labels('storage', 'success').inc();
+          metrics.refreshDuration.labels('storage').observe((Date.now() - t0) / 1000);
+          metrics.tokenExpiry.labels('storage').set(Math.floor(token.expiresOnMs / 1000));
+          metrics.tokensHeld.set(1);
+          await writeTokenFiles(tokenDir, 'storage', token, 0o644);
+        };
 } else if (mode === 'fetch') {
   op = async () => {
     const assertion = (await readFile(env.AZURE_FEDERATED_TOKEN_FILE, 'utf8')).trim();
@@ -70,4 +79,6 @@ for (let i = 0; i < count; i++) await op();
 const cpu = process.cpuUsage(cpu0);
 const wallMs = performance.now() - wall0;
 close();
-process.stdout.write(`${JSON.stringify({ event: 'result', mode, count, cpuUsPerOp: (cpu.user + cpu.system) / count, userUsPerOp: cpu.user / count, systemUsPerOp: cpu.system / count, wallMsPerOp: wallMs / count })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ event: 'result', mode, count, cpuUsPerOp: (cpu.user + cpu.system) / count, userUsPerOp: cpu.user / count, systemUsPerOp: cpu.system / count, wallMsPerOp: wallMs / count })}\n`,
+);

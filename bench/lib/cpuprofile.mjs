@@ -57,8 +57,17 @@ export function summarise(path, { top = 25 } = {}) {
   return {
     sampledMs: Math.round(total / 1000),
     busyMs: Math.round(busy / 1000),
-    selfByOwner: sorted(ownerSelf).filter(([k]) => k !== '(idle)').slice(0, top).map(([k, us]) => ({ owner: k, pctOfBusy: pct(us) })),
-    selfByFunction: sorted(fnSelf).filter(([k]) => !k.startsWith('(idle)')).slice(0, top).map(([k, us]) => ({ fn: k, pctOfBusy: pct(us) })),
-    inclusiveByFunction: sorted(inclusive).filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(root)')).slice(0, top).map(([k, us]) => ({ fn: k, pctOfBusy: pct(us) })),
+    selfByOwner: sorted(ownerSelf)
+      .filter(([k]) => k !== '(idle)')
+      .slice(0, top)
+      .map(([k, us]) => ({ owner: k, pctOfBusy: pct(us) })),
+    selfByFunction: sorted(fnSelf)
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .slice(0, top)
+      .map(([k, us]) => ({ fn: k, pctOfBusy: pct(us) })),
+    inclusiveByFunction: sorted(inclusive)
+      .filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(root)'))
+      .slice(0, top)
+      .map(([k, us]) => ({ fn: k, pctOfBusy: pct(us) })),
   };
 }

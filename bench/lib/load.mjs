@@ -13,7 +13,9 @@ export function load({ url, connections, duration, amount, requests, headers, me
     let latencies = new Float64Array(1 << 16);
     let n = 0;
     let lastAt = 0;
-    const opts = Object.fromEntries(Object.entries({ url, connections, pipelining: 1, headers, method, body, requests, overallRate }).filter(([, v]) => v !== undefined));
+    const opts = Object.fromEntries(
+      Object.entries({ url, connections, pipelining: 1, headers, method, body, requests, overallRate }).filter(([, v]) => v !== undefined),
+    );
     if (amount !== undefined) opts.amount = amount;
     else opts.duration = duration;
     const run = () => {

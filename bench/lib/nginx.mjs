@@ -54,7 +54,9 @@ export async function startNginx(bin, body, contentType) {
   for (const d of ['logs', 'tmp']) mkdirSync(join(dir, d));
   writeFileSync(join(dir, 'token.json'), body);
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), `
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `
 daemon off;
 master_process off;
 pid ${dir}/nginx.pid;
@@ -80,7 +82,8 @@ http {
     }
   }
 }
-`);
+`,
+  );
   const p = startProcess('nginx', bin, ['-p', dir, '-e', `${dir}/logs/error.log`, '-c', join(dir, 'nginx.conf')], { logDir: dir });
   const url = `http://127.0.0.1:${port}/msi/token`;
   const until = Date.now() + 10_000;
@@ -95,4 +98,3 @@ http {
   }
   return { url, pid: p.pid, stop: () => p.stop() };
 }
-

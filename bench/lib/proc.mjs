@@ -48,9 +48,21 @@ export function startProcess(name, command, args, { env, logDir, cwd } = {}) {
       const found = lines.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${name}: expected log line not seen within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-3))}`)), timeoutMs);
-        waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
-        void exited.then((code) => { clearTimeout(t); reject(new Error(`${name} exited (${code}) early; last lines: ${JSON.stringify(lines.slice(-3))}`)); });
+        const t = setTimeout(
+          () => reject(new Error(`${name}: expected log line not seen within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-3))}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(t);
+          reject(new Error(`${name} exited (${code}) early; last lines: ${JSON.stringify(lines.slice(-3))}`));
+        });
       });
     },
     async stop() {

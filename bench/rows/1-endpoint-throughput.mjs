@@ -35,7 +35,12 @@ export async function run(ctx) {
     bare = startProcess('row1-bare-http', process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir() });
     const { port } = await bare.waitForLine((l) => l.event === 'ready');
     servers.push({ key: 'sidecar', url: req.url, headers: req.headers, pid: sidecar.pid });
-    servers.push({ key: 'bare', url: `http://127.0.0.1:${port}/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F`, headers: req.headers, pid: bare.pid });
+    servers.push({
+      key: 'bare',
+      url: `http://127.0.0.1:${port}/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F`,
+      headers: req.headers,
+      pid: bare.pid,
+    });
     const ng = await ensureNginx(ctx.log);
     if (ng.bin) {
       nginx = await startNginx(ng.bin, body, answer.headers['content-type']);
@@ -66,7 +71,8 @@ export async function run(ctx) {
       const rpsRatio = median(s.sidecar.map((x, i) => ratio(x.rps, s.bare[i].rps)));
       const p99Ratio = median(s.sidecar.map((x, i) => ratio(x.p99, s.bare[i].p99)));
       const details = {
-        runs, durationSeconds: duration,
+        runs,
+        durationSeconds: duration,
         sidecar: s.sidecar.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
         bare: s.bare.map((x) => ({ rps: round(x.rps), p50Ms: round(x.p50), p99Ms: round(x.p99) })),
       };
@@ -75,15 +81,32 @@ export async function run(ctx) {
         details.nginxMedianRps = round(rps('nginx'));
         details.sidecarToNginxRps = round(ratio(rps('sidecar'), rps('nginx')));
       }
-      lines.push(resultLine({
-        id: `1/${level}c rps`, what: `endpoint req/s, ${level} conn${level > 1 ? 's' : ''} (nginx ${s.nginx ? Math.round(rps('nginx')) : 'n/a'})`,
-        figure: round(rps('sidecar')), baseline: round(rps('bare')), ratio: round(rpsRatio), target: '≥ 0.8×', pass: rpsRatio >= 0.8, unit: 'req/s', details,
-      }));
-      lines.push(resultLine({
-        id: `1/${level}c p99`, what: `endpoint p99, ${level} conn${level > 1 ? 's' : ''}`,
-        figure: round(p99('sidecar')), baseline: round(p99('bare')), ratio: round(p99Ratio), target: '≤ 1.5×', pass: p99Ratio <= 1.5, unit: 'ms',
-        details: { nginxP99Ms: s.nginx ? round(p99('nginx')) : null },
-      }));
+      lines.push(
+        resultLine({
+          id: `1/${level}c rps`,
+          what: `endpoint req/s, ${level} conn${level > 1 ? 's' : ''} (nginx ${s.nginx ? Math.round(rps('nginx')) : 'n/a'})`,
+          figure: round(rps('sidecar')),
+          baseline: round(rps('bare')),
+          ratio: round(rpsRatio),
+          target: '≥ 0.8×',
+          pass: rpsRatio >= 0.8,
+          unit: 'req/s',
+          details,
+        }),
+      );
+      lines.push(
+        resultLine({
+          id: `1/${level}c p99`,
+          what: `endpoint p99, ${level} conn${level > 1 ? 's' : ''}`,
+          figure: round(p99('sidecar')),
+          baseline: round(p99('bare')),
+          ratio: round(p99Ratio),
+          target: '≤ 1.5×',
+          pass: p99Ratio <= 1.5,
+          unit: 'ms',
+          details: { nginxP99Ms: s.nginx ? round(p99('nginx')) : null },
+        }),
+      );
     }
     lines.nginx = nginxNote;
     return { lines, notes: { nginx: nginxNote } };

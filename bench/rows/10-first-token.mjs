@@ -24,19 +24,51 @@ const CLIENTS = join(REPO, 'test', 'interop', 'clients');
 
 /** The installed clients' folders, by component (go-new, python, java …). */
 function installed() {
-  const out = execFileSync('bash', [join(REPO, 'scripts', 'install-interop-clients.sh'), 'python', 'go', 'java'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 25 * 60_000 });
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')));
+  const out = execFileSync('bash', [join(REPO, 'scripts', 'install-interop-clients.sh'), 'python', 'go', 'java'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 25 * 60_000,
+  });
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')),
+  );
 }
 
 /** How to start each language's probe: command and arguments for a credential kind. */
 function languages(dirs, trust) {
   return [
-    { id: 'python', label: 'Python azure-identity 1.27.0', command: join(dirs.python, 'venv', 'bin', 'python'), args: (kind) => [join(CLIENTS, 'azure_identity.py'), kind, SCOPE], exclude: true },
-    { id: 'js', label: '@azure/identity 4.13.1', command: process.execPath, args: (kind) => [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', kind, SCOPE] },
+    {
+      id: 'python',
+      label: 'Python azure-identity 1.27.0',
+      command: join(dirs.python, 'venv', 'bin', 'python'),
+      args: (kind) => [join(CLIENTS, 'azure_identity.py'), kind, SCOPE],
+      exclude: true,
+    },
+    {
+      id: 'js',
+      label: '@azure/identity 4.13.1',
+      command: process.execPath,
+      args: (kind) => [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', kind, SCOPE],
+    },
     { id: 'go', label: 'Go azidentity v1.15.0', command: join(dirs['go-new'], 'azidentity-probe'), args: (kind) => [kind, SCOPE] },
     {
-      id: 'java', label: 'Java azure-identity 1.18.4', command: 'java',
-      args: (kind) => [`-Dprobe.result=${join(mkdtempSync(join(scratchDir(), 'java-')), 'result.json')}`, `-Djavax.net.ssl.trustStore=${trust.javaTrustStore}`, '-Djavax.net.ssl.trustStoreType=PKCS12', '-Djavax.net.ssl.trustStorePassword=changeit', '-cp', `${dirs.java}/classes:${dirs.java}/lib/*`, 'Probe', kind, SCOPE],
+      id: 'java',
+      label: 'Java azure-identity 1.18.4',
+      command: 'java',
+      args: (kind) => [
+        `-Dprobe.result=${join(mkdtempSync(join(scratchDir(), 'java-')), 'result.json')}`,
+        `-Djavax.net.ssl.trustStore=${trust.javaTrustStore}`,
+        '-Djavax.net.ssl.trustStoreType=PKCS12',
+        '-Djavax.net.ssl.trustStorePassword=changeit',
+        '-cp',
+        `${dirs.java}/classes:${dirs.java}/lib/*`,
+        'Probe',
+        kind,
+        SCOPE,
+      ],
     },
   ];
 }
@@ -46,7 +78,11 @@ export async function run(ctx) {
   try {
     dirs = installed();
   } catch (err) {
-    const why = `scripts/install-interop-clients.sh failed: ${String(err.stderr ?? err.message).trim().split('\n').slice(-2).join(' | ')}`;
+    const why = `scripts/install-interop-clients.sh failed: ${String(err.stderr ?? err.message)
+      .trim()
+      .split('\n')
+      .slice(-2)
+      .join(' | ')}`;
     if (process.env.CI === 'true') throw new Error(why);
     return { skipped: why };
   }
@@ -54,13 +90,23 @@ export async function run(ctx) {
   const em = await emulator();
   const sc = await startSidecar('first-token', em, { tokens: `storage=${SCOPE}` });
   const javaTrustStore = join(mkdtempSync(join(scratchDir(), 'trust-')), 'emulator.p12');
-  execFileSync('keytool', ['-importcert', '-noprompt', '-alias', 'emulator', '-file', em.caFile, '-keystore', javaTrustStore, '-storetype', 'PKCS12', '-storepass', 'changeit'], { stdio: 'ignore' });
+  execFileSync(
+    'keytool',
+    ['-importcert', '-noprompt', '-alias', 'emulator', '-file', em.caFile, '-keystore', javaTrustStore, '-storetype', 'PKCS12', '-storepass', 'changeit'],
+    { stdio: 'ignore' },
+  );
   // every mode gets the same trust settings, so only the identity variables differ
   const trust = { NODE_EXTRA_CA_CERTS: em.caFile, SSL_CERT_FILE: em.caFile, REQUESTS_CA_BUNDLE: em.caFile };
   const modes = {
     sidecar: { kind: 'default', env: { IDENTITY_ENDPOINT: `${sc.endpoint}/msi/token`, IDENTITY_HEADER: sc.identityHeader, AZURE_CLIENT_ID: em.clientId } },
-    exclude: { kind: 'default-exclude', env: { IDENTITY_ENDPOINT: `${sc.endpoint}/msi/token`, IDENTITY_HEADER: sc.identityHeader, AZURE_CLIENT_ID: em.clientId } },
-    workload: { kind: 'workload', env: { AZURE_CLIENT_ID: em.clientId, AZURE_TENANT_ID: em.tenantId, AZURE_FEDERATED_TOKEN_FILE: sc.tokenFile, AZURE_AUTHORITY_HOST: em.url } },
+    exclude: {
+      kind: 'default-exclude',
+      env: { IDENTITY_ENDPOINT: `${sc.endpoint}/msi/token`, IDENTITY_HEADER: sc.identityHeader, AZURE_CLIENT_ID: em.clientId },
+    },
+    workload: {
+      kind: 'workload',
+      env: { AZURE_CLIENT_ID: em.clientId, AZURE_TENANT_ID: em.tenantId, AZURE_FEDERATED_TOKEN_FILE: sc.tokenFile, AZURE_AUTHORITY_HOST: em.url },
+    },
   };
   const lines = [];
   try {
@@ -76,19 +122,34 @@ export async function run(ctx) {
       const s = median(samples.sidecar);
       const b = median(samples.workload);
       const pairRatio = median(samples.sidecar.map((x, i) => ratio(x, samples.workload[i])));
-      lines.push(resultLine({
-        id: `9${lang.id === 'python' ? 'a' : lang.id === 'js' ? 'b' : lang.id === 'go' ? 'c' : 'd'}`,
-        what: `first token, ${lang.label}: DefaultAzureCredential via the sidecar (vs WorkloadIdentityCredential in-process)`,
-        figure: round(s), baseline: round(b), ratio: round(pairRatio), target: '≤ 1.0×', pass: pairRatio <= 1, unit: 'ms',
-        details: { runs, ...Object.fromEntries(order.map((m) => [`${m}Ms`, samples[m].map((x) => round(x))])) },
-      }));
+      lines.push(
+        resultLine({
+          id: `9${lang.id === 'python' ? 'a' : lang.id === 'js' ? 'b' : lang.id === 'go' ? 'c' : 'd'}`,
+          what: `first token, ${lang.label}: DefaultAzureCredential via the sidecar (vs WorkloadIdentityCredential in-process)`,
+          figure: round(s),
+          baseline: round(b),
+          ratio: round(pairRatio),
+          target: '≤ 1.0×',
+          pass: pairRatio <= 1,
+          unit: 'ms',
+          details: { runs, ...Object.fromEntries(order.map((m) => [`${m}Ms`, samples[m].map((x) => round(x))])) },
+        }),
+      );
       if (lang.exclude) {
         const e = median(samples.exclude);
-        lines.push(resultLine({
-          id: '9a-exclude', what: `first token, ${lang.label}: DefaultAzureCredential with unused credentials excluded (vs without)`,
-          figure: round(e), baseline: round(s), ratio: round(median(samples.exclude.map((x, i) => ratio(x, samples.sidecar[i])))), target: null, pass: null, unit: 'ms',
-          details: { runs, excludeMs: samples.exclude.map((x) => round(x)), defaultMs: samples.sidecar.map((x) => round(x)) },
-        }));
+        lines.push(
+          resultLine({
+            id: '9a-exclude',
+            what: `first token, ${lang.label}: DefaultAzureCredential with unused credentials excluded (vs without)`,
+            figure: round(e),
+            baseline: round(s),
+            ratio: round(median(samples.exclude.map((x, i) => ratio(x, samples.sidecar[i])))),
+            target: null,
+            pass: null,
+            unit: 'ms',
+            details: { runs, excludeMs: samples.exclude.map((x) => round(x)), defaultMs: samples.sidecar.map((x) => round(x)) },
+          }),
+        );
       }
     }
   } finally {
@@ -114,7 +175,15 @@ function firstToken(lang, mode, trust) {
       const ms = performance.now() - t0;
       clearTimeout(timer);
       if (code === 0) resolve(ms);
-      else reject(new Error(`${lang.id} ${mode.kind} exited ${code}: ${result.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '<jwt>').replace(/\\n|-{10,}/g, ' ').slice(0, 900)} ${stderr.slice(-300)}`));
+      else
+        reject(
+          new Error(
+            `${lang.id} ${mode.kind} exited ${code}: ${result
+              .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '<jwt>')
+              .replace(/\\n|-{10,}/g, ' ')
+              .slice(0, 900)} ${stderr.slice(-300)}`,
+          ),
+        );
     });
   });
 }

@@ -30,13 +30,36 @@ export async function run(ctx) {
     const sentBy = Math.max(...answers.map((a) => a.sentMs));
     const firstAnswer = Math.min(...answers.map((a) => a.doneMs));
     const pass = exchanges === 1 && ok.length === REQUESTS && tokens.size === 1 && sentBy < firstAnswer;
-    ctx.log(`  row 2: ${REQUESTS} requests → ${exchanges} exchange(s), ${ok.length} × 200, ${tokens.size} distinct token(s); all sent by ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms`);
+    ctx.log(
+      `  row 2: ${REQUESTS} requests → ${exchanges} exchange(s), ${ok.length} × 200, ${tokens.size} distinct token(s); all sent by ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms`,
+    );
     return {
-      lines: [resultLine({
-        id: '2', what: `coalescing: ${REQUESTS} concurrent first requests`, figure: exchanges, baseline: null, ratio: null, target: 'exactly 1 exchange', pass, unit: exchanges === 1 ? 'exchange' : 'exchanges',
-        details: { requests: REQUESTS, answered200: ok.length, distinctTokens: tokens.size, exchangeHeldMs: HOLD_MS, lastRequestSentMs: Math.round(sentBy), firstAnswerMs: Math.round(firstAnswer), statuses: countBy(answers.map((a) => a.status)) },
-      })],
-      asserted: { name: `row 2: exactly 1 exchange for ${REQUESTS} concurrent first requests`, pass, detail: `${exchanges} exchanges, ${ok.length}/${REQUESTS} answered 200, ${tokens.size} distinct tokens, last request sent at ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms` },
+      lines: [
+        resultLine({
+          id: '2',
+          what: `coalescing: ${REQUESTS} concurrent first requests`,
+          figure: exchanges,
+          baseline: null,
+          ratio: null,
+          target: 'exactly 1 exchange',
+          pass,
+          unit: exchanges === 1 ? 'exchange' : 'exchanges',
+          details: {
+            requests: REQUESTS,
+            answered200: ok.length,
+            distinctTokens: tokens.size,
+            exchangeHeldMs: HOLD_MS,
+            lastRequestSentMs: Math.round(sentBy),
+            firstAnswerMs: Math.round(firstAnswer),
+            statuses: countBy(answers.map((a) => a.status)),
+          },
+        }),
+      ],
+      asserted: {
+        name: `row 2: exactly 1 exchange for ${REQUESTS} concurrent first requests`,
+        pass,
+        detail: `${exchanges} exchanges, ${ok.length}/${REQUESTS} answered 200, ${tokens.size} distinct tokens, last request sent at ${Math.round(sentBy)} ms, first answer at ${Math.round(firstAnswer)} ms`,
+      },
     };
   } finally {
     await sidecar.stop();
@@ -54,7 +77,9 @@ function get(url, headers, agent, t0) {
       res.on('end', () => {
         let tokenHash;
         try {
-          tokenHash = createHash('sha256').update(JSON.parse(body).access_token ?? '').digest('hex');
+          tokenHash = createHash('sha256')
+            .update(JSON.parse(body).access_token ?? '')
+            .digest('hex');
         } catch {
           tokenHash = undefined;
         }

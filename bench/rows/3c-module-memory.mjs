@@ -28,7 +28,10 @@ const LIBRARIES = ['pino', 'prom-client', '@azure/msal-node', 'express'];
  * express only stacks when the sidecar's build still imports it.
  */
 export function entries(sidecarLibraries) {
-  const alone = [{ key: 'bare', imports: [] }, ...[['node built-ins', BUILTINS], ...LIBRARIES.map((l) => [l, [l]])].map(([key, imports]) => ({ key: `alone: ${key}`, imports }))];
+  const alone = [
+    { key: 'bare', imports: [] },
+    ...[['node built-ins', BUILTINS], ...LIBRARIES.map((l) => [l, [l]])].map(([key, imports]) => ({ key: `alone: ${key}`, imports })),
+  ];
   const stack = [];
   let imports = [...BUILTINS];
   stack.push({ key: 'stack: node built-ins', imports });
@@ -66,10 +69,20 @@ export async function run(ctx) {
   for (const [i, e] of ENTRIES.entries()) {
     const src = join(dir, `entry-${i}.src.mjs`);
     // every export kept reachable, as the sidecar's code reaches what it uses
-    writeFileSync(src, `${e.imports.map((m, j) => `import * as m${j} from '${m}';`).join('\n')}\nglobalThis.keep = [${e.imports.map((_, j) => `m${j}`).join(', ')}];\nsetInterval(() => {}, 1_000);\nprocess.stdout.write('{"event":"ready"}\\n');\nprocess.on('SIGTERM', () => process.exit(0));\n`);
+    writeFileSync(
+      src,
+      `${e.imports.map((m, j) => `import * as m${j} from '${m}';`).join('\n')}\nglobalThis.keep = [${e.imports.map((_, j) => `m${j}`).join(', ')}];\nsetInterval(() => {}, 1_000);\nprocess.stdout.write('{"event":"ready"}\\n');\nprocess.on('SIGTERM', () => process.exit(0));\n`,
+    );
     const out = join(dir, `entry-${i}.mjs`);
     await build({
-      entryPoints: [src], bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: true, outfile: out, logLevel: 'error',
+      entryPoints: [src],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      minify: true,
+      outfile: out,
+      logLevel: 'error',
       external: ['@kubernetes/client-node', 'node-forge'],
       banner: { js: "import { createRequire as __entraCreateRequire } from 'node:module'; const require = __entraCreateRequire(import.meta.url);" },
     });
@@ -96,21 +109,44 @@ export async function run(ctx) {
     for (const s of started) (rss[s.key] ??= []).push(rssBytes(s.p.pid));
     const bare = median(rss.bare);
     const above = (key) => (median(rss[key]) - bare) / MiB;
-    const figures = Object.fromEntries(Object.keys(rss).map((k) => [k, { medianMiB: round(median(rss[k]) / MiB), aboveBareMiB: round(above(k)), samplesMiB: rss[k].map((x) => round(x / MiB)) }]));
+    const figures = Object.fromEntries(
+      Object.keys(rss).map((k) => [
+        k,
+        { medianMiB: round(median(rss[k]) / MiB), aboveBareMiB: round(above(k)), samplesMiB: rss[k].map((x) => round(x / MiB)) },
+      ]),
+    );
     // each step of the stack: what adding that module cost on top of the previous step
     const stackKeys = ENTRIES.filter((e) => e.key.startsWith('stack: ')).map((e) => e.key);
     const steps = stackKeys.map((k, i) => ({ step: k.slice(7), addsMiB: round(i === 0 ? above(k) : above(k) - above(stackKeys[i - 1])) }));
     const sidecarAbove = above('sidecar');
     const libs = above(stackKeys[stackKeys.length - 1]);
-    steps.push({ step: 'the sidecar\'s own code and state (3 targets held, listeners, metrics registry)', addsMiB: round(sidecarAbove - libs) });
-    for (const [k, f] of Object.entries(figures)) ctx.log(`  row 3c: ${k.padEnd(30)} ${String(f.medianMiB).padStart(5)} MiB  (+${f.aboveBareMiB} MiB over bare node)`);
+    steps.push({ step: "the sidecar's own code and state (3 targets held, listeners, metrics registry)", addsMiB: round(sidecarAbove - libs) });
+    for (const [k, f] of Object.entries(figures))
+      ctx.log(`  row 3c: ${k.padEnd(30)} ${String(f.medianMiB).padStart(5)} MiB  (+${f.aboveBareMiB} MiB over bare node)`);
     for (const s of steps) ctx.log(`  row 3c: step ${s.step}: +${s.addsMiB} MiB`);
     return {
-      lines: [resultLine({
-        id: '3c', what: `RSS by module, idle with 3 targets: built-ins + ${libraries.join(' + ')} bundled alone +${round(libs)} MiB over bare node`,
-        figure: round(median(rss.sidecar) / MiB), baseline: round(bare / MiB), ratio: round(median(rss.sidecar) / bare), target: 'reported', pass: null, unit: 'MiB',
-        details: { copies, settleSeconds: settleMs / 1000, nodeOptions: INJECTED_NODE_OPTIONS, sidecarLibraries: libraries, sidecarAboveBareMiB: round(sidecarAbove), librariesAboveBareMiB: round(libs), steps, entries: figures },
-      })],
+      lines: [
+        resultLine({
+          id: '3c',
+          what: `RSS by module, idle with 3 targets: built-ins + ${libraries.join(' + ')} bundled alone +${round(libs)} MiB over bare node`,
+          figure: round(median(rss.sidecar) / MiB),
+          baseline: round(bare / MiB),
+          ratio: round(median(rss.sidecar) / bare),
+          target: 'reported',
+          pass: null,
+          unit: 'MiB',
+          details: {
+            copies,
+            settleSeconds: settleMs / 1000,
+            nodeOptions: INJECTED_NODE_OPTIONS,
+            sidecarLibraries: libraries,
+            sidecarAboveBareMiB: round(sidecarAbove),
+            librariesAboveBareMiB: round(libs),
+            steps,
+            entries: figures,
+          },
+        }),
+      ],
     };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));

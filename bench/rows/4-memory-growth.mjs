@@ -29,24 +29,45 @@ export async function run(ctx) {
     let bare;
     try {
       const requests = [
-        { method: 'GET', path: '/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F', headers: { 'x-identity-header': sidecar.identityHeader } },
-        { method: 'GET', path: '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com', headers: { metadata: 'true' } },
-        { method: 'POST', path: '/msi/token', headers: { metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https%3A%2F%2Fstorage.azure.com%2F' },
+        {
+          method: 'GET',
+          path: '/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F',
+          headers: { 'x-identity-header': sidecar.identityHeader },
+        },
+        {
+          method: 'GET',
+          path: '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com',
+          headers: { metadata: 'true' },
+        },
+        {
+          method: 'POST',
+          path: '/msi/token',
+          headers: { metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'resource=https%3A%2F%2Fstorage.azure.com%2F',
+        },
       ];
       const exchanges0 = em.exchangeCount();
       samples.sidecar.push(await measure(sidecar.endpoint, sidecar.pid, requests, warmup, amount));
       const refreshes = em.exchangeCount() - exchanges0;
       const first = await fetch(`${sidecar.endpoint}${requests[0].path}`, { headers: requests[0].headers });
       const answerFile = join(scratchDir(), `row4-answer-${r}.json`);
-      writeFileSync(answerFile, JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': 'no-store' }, body: await first.text() }));
+      writeFileSync(
+        answerFile,
+        JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': 'no-store' }, body: await first.text() }),
+      );
       // the runtime's floor under the same flags the sidecar runs with
-      bare = startProcess(`row4-bare-${r}`, process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir(), env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
+      bare = startProcess(`row4-bare-${r}`, process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], {
+        logDir: scratchDir(),
+        env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+      });
       const { port } = await bare.waitForLine((l) => l.event === 'ready');
       samples.bare.push(await measure(`http://127.0.0.1:${port}`, bare.pid, requests, warmup, amount));
       const s = samples.sidecar[r];
       const b = samples.bare[r];
       s.refreshes = refreshes;
-      ctx.log(`  row 4: run ${r}: sidecar RSS ${mib(s.warm)} → ${s.curve.map(mib).join(' → ')} MiB (${refreshes} refreshes); bare ${mib(b.warm)} → ${b.curve.map(mib).join(' → ')} MiB`);
+      ctx.log(
+        `  row 4: run ${r}: sidecar RSS ${mib(s.warm)} → ${s.curve.map(mib).join(' → ')} MiB (${refreshes} refreshes); bare ${mib(b.warm)} → ${b.curve.map(mib).join(' → ')} MiB`,
+      );
     } finally {
       await Promise.all([sidecar.stop(), bare?.stop()]);
       await em.close();
@@ -57,21 +78,43 @@ export async function run(ctx) {
   const bareAfter = median(samples.bare.map((b) => b.after));
   const afterRatio = median(samples.sidecar.map((s, i) => ratio(s.after, samples.bare[i].after)));
   return {
-    lines: [resultLine({
-      id: '4 rss', what: `RSS after ${amount / 1000}k requests, 10 s tokens, vs bare node:http after the same requests (same flags)`,
-      figure: round(after / MiB), baseline: round(bareAfter / MiB), ratio: round(afterRatio), target: '≤ 1.3× and ≤ 64 MiB', pass: afterRatio <= 1.3 && after <= 64 * MiB, unit: 'MiB',
-      details: { nodeOptions, sidecarAfterMiB: samples.sidecar.map((s) => round(s.after / MiB)), bareAfterMiB: samples.bare.map((b) => round(b.after / MiB)) },
-    }), resultLine({
-      id: '4', what: `RSS growth over ${amount / 1000}k requests, 10 s tokens (bare node:http: ${round(100 * median(samples.bare.map((b) => b.growth)))} %)`,
-      figure: round(median(samples.sidecar.map((s) => s.after)) / MiB), baseline: round(median(samples.sidecar.map((s) => s.warm)) / MiB),
-      ratio: round(1 + growth), target: '≤ 1.05× (≤ 5 % growth)', pass: growth <= 0.05, unit: 'MiB',
-      details: {
-        runs, requests: amount, warmupRequests: warmup,
-        sidecarGrowthPct: samples.sidecar.map((s) => round(100 * s.growth)), bareGrowthPct: samples.bare.map((b) => round(100 * b.growth)),
-        sidecarRssCurveMiB: samples.sidecar.map((s) => [s.warm, ...s.curve].map((x) => round(x / MiB))), bareRssCurveMiB: samples.bare.map((b) => [b.warm, ...b.curve].map((x) => round(x / MiB))),
-        refreshesDuringRun: samples.sidecar.map((s) => s.refreshes),
-      },
-    })],
+    lines: [
+      resultLine({
+        id: '4 rss',
+        what: `RSS after ${amount / 1000}k requests, 10 s tokens, vs bare node:http after the same requests (same flags)`,
+        figure: round(after / MiB),
+        baseline: round(bareAfter / MiB),
+        ratio: round(afterRatio),
+        target: '≤ 1.3× and ≤ 64 MiB',
+        pass: afterRatio <= 1.3 && after <= 64 * MiB,
+        unit: 'MiB',
+        details: {
+          nodeOptions,
+          sidecarAfterMiB: samples.sidecar.map((s) => round(s.after / MiB)),
+          bareAfterMiB: samples.bare.map((b) => round(b.after / MiB)),
+        },
+      }),
+      resultLine({
+        id: '4',
+        what: `RSS growth over ${amount / 1000}k requests, 10 s tokens (bare node:http: ${round(100 * median(samples.bare.map((b) => b.growth)))} %)`,
+        figure: round(median(samples.sidecar.map((s) => s.after)) / MiB),
+        baseline: round(median(samples.sidecar.map((s) => s.warm)) / MiB),
+        ratio: round(1 + growth),
+        target: '≤ 1.05× (≤ 5 % growth)',
+        pass: growth <= 0.05,
+        unit: 'MiB',
+        details: {
+          runs,
+          requests: amount,
+          warmupRequests: warmup,
+          sidecarGrowthPct: samples.sidecar.map((s) => round(100 * s.growth)),
+          bareGrowthPct: samples.bare.map((b) => round(100 * b.growth)),
+          sidecarRssCurveMiB: samples.sidecar.map((s) => [s.warm, ...s.curve].map((x) => round(x / MiB))),
+          bareRssCurveMiB: samples.bare.map((b) => [b.warm, ...b.curve].map((x) => round(x / MiB))),
+          refreshesDuringRun: samples.sidecar.map((s) => s.refreshes),
+        },
+      }),
+    ],
   };
 }
 

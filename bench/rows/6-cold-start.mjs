@@ -35,10 +35,24 @@ export async function run(ctx) {
   const b = median(samples.identity);
   const pairRatio = median(samples.sidecar.map((x, i) => ratio(x, samples.identity[i])));
   return {
-    lines: [resultLine({
-      id: '6', what: 'cold start → token file (vs @azure/identity in-process)', figure: round(s), baseline: round(b), ratio: round(pairRatio), target: '≤ 1.0×', pass: pairRatio <= 1, unit: 'ms',
-      details: { runs, sidecarMs: samples.sidecar.map((x) => round(x)), azureIdentityMs: samples.identity.map((x) => round(x)), baselinePackage: 'azure-identity-latest (@azure/identity 4.13.1) WorkloadIdentityCredential' },
-    })],
+    lines: [
+      resultLine({
+        id: '6',
+        what: 'cold start → token file (vs @azure/identity in-process)',
+        figure: round(s),
+        baseline: round(b),
+        ratio: round(pairRatio),
+        target: '≤ 1.0×',
+        pass: pairRatio <= 1,
+        unit: 'ms',
+        details: {
+          runs,
+          sidecarMs: samples.sidecar.map((x) => round(x)),
+          azureIdentityMs: samples.identity.map((x) => round(x)),
+          baselinePackage: 'azure-identity-latest (@azure/identity 4.13.1) WorkloadIdentityCredential',
+        },
+      }),
+    ],
   };
 }
 

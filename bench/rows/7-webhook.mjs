@@ -37,9 +37,28 @@ export async function startWebhookUnderTest({ nodeArgs = [], cli = CLI } = {}) {
   const keyFile = join(dir, 'webhook.key');
   writeFileSync(certFile, tls.certPem);
   writeFileSync(keyFile, tls.keyPem);
-  const webhook = startProcess('webhook', process.execPath, [...nodeArgs, cli, 'webhook',
-    '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', '--tls-cert-file', certFile, '--tls-key-file', keyFile,
-    '--default-tenant-id', TENANT_ID, '--sidecar-image', 'ghcr.io/example/entra-sidecar:0.1.0'], { env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, logDir: dir });
+  const webhook = startProcess(
+    'webhook',
+    process.execPath,
+    [
+      ...nodeArgs,
+      cli,
+      'webhook',
+      '--listen',
+      '127.0.0.1:0',
+      '--health-listen',
+      '127.0.0.1:0',
+      '--tls-cert-file',
+      certFile,
+      '--tls-key-file',
+      keyFile,
+      '--default-tenant-id',
+      TENANT_ID,
+      '--sidecar-image',
+      'ghcr.io/example/entra-sidecar:0.1.0',
+    ],
+    { env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, logDir: dir },
+  );
   const stop = async () => {
     await webhook.stop();
     await api.close();
@@ -50,7 +69,8 @@ export async function startWebhookUnderTest({ nodeArgs = [], cli = CLI } = {}) {
     const url = `https://127.0.0.1:${port}/mutate`;
     const first = await post(url, review, tls.caPem);
     const answer = JSON.parse(first.body);
-    if (first.status !== 200 || answer.response?.allowed !== true || !answer.response?.patch) throw new Error(`the webhook did not mutate the review: ${first.status} ${first.body.slice(0, 300)}`);
+    if (first.status !== 200 || answer.response?.allowed !== true || !answer.response?.patch)
+      throw new Error(`the webhook did not mutate the review: ${first.status} ${first.body.slice(0, 300)}`);
     return { url, review, first, answer, certFile, keyFile, webhook, api, stop };
   } catch (err) {
     await stop();
@@ -73,11 +93,22 @@ export async function run(ctx) {
     const headers = { 'content-type': 'application/json' };
     const answerFile = join(dir, 'row7-answer.json');
     writeFileSync(answerFile, JSON.stringify({ status: 200, headers: { 'content-type': first.headers['content-type'] }, body: first.body }));
-    bare = startProcess('row7-bare-https', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, w.certFile, w.keyFile], { logDir: dir });
-    parsing = startProcess('row7-bare-https-parse', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, w.certFile, w.keyFile, '--parse'], { logDir: dir });
+    bare = startProcess('row7-bare-https', process.execPath, [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, w.certFile, w.keyFile], {
+      logDir: dir,
+    });
+    parsing = startProcess(
+      'row7-bare-https-parse',
+      process.execPath,
+      [join(BENCH_DIR, 'servers', 'bare-https.mjs'), answerFile, w.certFile, w.keyFile, '--parse'],
+      { logDir: dir },
+    );
     const barePort = (await bare.waitForLine((l) => l.event === 'ready')).port;
     const parsePort = (await parsing.waitForLine((l) => l.event === 'ready')).port;
-    const servers = [{ key: 'webhook', url }, { key: 'bare', url: `https://127.0.0.1:${barePort}/mutate` }, { key: 'parse', url: `https://127.0.0.1:${parsePort}/mutate` }];
+    const servers = [
+      { key: 'webhook', url },
+      { key: 'bare', url: `https://127.0.0.1:${barePort}/mutate` },
+      { key: 'parse', url: `https://127.0.0.1:${parsePort}/mutate` },
+    ];
     const samples = { webhook: [], bare: [], parse: [] };
     const steady = { webhook: [], parse: [] };
     for (let r = 0; r < runs; r++) {
@@ -106,16 +137,62 @@ export async function run(ctx) {
     const fig = (list, f) => round(median(list.map(f)));
     const per = (list) => list.map((x) => ({ rps: round(x.rps), requests: x.requests, p50Ms: round(x.p50), p99Ms: round(x.p99) }));
     const details = {
-      runs, durationSeconds: duration, reviewBytes: Buffer.byteLength(review), patchBytes: Buffer.from(answer.response.patch, 'base64').length, apiServerRequests: w.api.requestCount(),
-      webhook: per(samples.webhook), bareParsingReview: per(samples.parse), bareFixedAnswer: per(samples.bare),
+      runs,
+      durationSeconds: duration,
+      reviewBytes: Buffer.byteLength(review),
+      patchBytes: Buffer.from(answer.response.patch, 'base64').length,
+      apiServerRequests: w.api.requestCount(),
+      webhook: per(samples.webhook),
+      bareParsingReview: per(samples.parse),
+      bareFixedAnswer: per(samples.bare),
       bareParsingToBareRps: round(parseRatio),
     };
     return {
       lines: [
-        resultLine({ id: '7 rps', what: 'webhook admissions/s, 10 conns, vs bare HTTPS that JSON.parses each review', figure: fig(samples.webhook, (x) => x.rps), baseline: fig(samples.parse, (x) => x.rps), ratio: round(rpsRatio), target: '≥ 0.6×', pass: rpsRatio >= 0.6, unit: 'req/s', details }),
-        resultLine({ id: '7 p99', what: 'webhook admission p99, 10 conns, vs bare HTTPS + JSON.parse', figure: fig(samples.webhook, (x) => x.p99), baseline: fig(samples.parse, (x) => x.p99), ratio: round(p99Ratio), target: '≤ 2×', pass: p99Ratio <= 2, unit: 'ms', details: {} }),
-        resultLine({ id: `7 p99@${STEADY_RATE}/s`, what: `webhook admission p99 at a steady ${STEADY_RATE}/s, vs bare HTTPS + JSON.parse`, figure: fig(steady.webhook, (x) => x.p99), baseline: fig(steady.parse, (x) => x.p99), ratio: round(steadyRatio), target: 'reported', pass: null, unit: 'ms', details: { rate: STEADY_RATE, seconds: steadySeconds, webhook: per(steady.webhook), bareParsingReview: per(steady.parse) } }),
-        resultLine({ id: '7 old', what: `webhook admissions/s vs bare HTTPS answering without reading (old baseline; p99 ${round(oldP99Ratio)}×; parsing alone: ${round(parseRatio)}×)`, figure: fig(samples.webhook, (x) => x.rps), baseline: fig(samples.bare, (x) => x.rps), ratio: round(oldRpsRatio), target: 'reported', pass: null, unit: 'req/s', details: { p99RatioToBare: round(oldP99Ratio), bareP99Ms: fig(samples.bare, (x) => x.p99) } }),
+        resultLine({
+          id: '7 rps',
+          what: 'webhook admissions/s, 10 conns, vs bare HTTPS that JSON.parses each review',
+          figure: fig(samples.webhook, (x) => x.rps),
+          baseline: fig(samples.parse, (x) => x.rps),
+          ratio: round(rpsRatio),
+          target: '≥ 0.6×',
+          pass: rpsRatio >= 0.6,
+          unit: 'req/s',
+          details,
+        }),
+        resultLine({
+          id: '7 p99',
+          what: 'webhook admission p99, 10 conns, vs bare HTTPS + JSON.parse',
+          figure: fig(samples.webhook, (x) => x.p99),
+          baseline: fig(samples.parse, (x) => x.p99),
+          ratio: round(p99Ratio),
+          target: '≤ 2×',
+          pass: p99Ratio <= 2,
+          unit: 'ms',
+          details: {},
+        }),
+        resultLine({
+          id: `7 p99@${STEADY_RATE}/s`,
+          what: `webhook admission p99 at a steady ${STEADY_RATE}/s, vs bare HTTPS + JSON.parse`,
+          figure: fig(steady.webhook, (x) => x.p99),
+          baseline: fig(steady.parse, (x) => x.p99),
+          ratio: round(steadyRatio),
+          target: 'reported',
+          pass: null,
+          unit: 'ms',
+          details: { rate: STEADY_RATE, seconds: steadySeconds, webhook: per(steady.webhook), bareParsingReview: per(steady.parse) },
+        }),
+        resultLine({
+          id: '7 old',
+          what: `webhook admissions/s vs bare HTTPS answering without reading (old baseline; p99 ${round(oldP99Ratio)}×; parsing alone: ${round(parseRatio)}×)`,
+          figure: fig(samples.webhook, (x) => x.rps),
+          baseline: fig(samples.bare, (x) => x.rps),
+          ratio: round(oldRpsRatio),
+          target: 'reported',
+          pass: null,
+          unit: 'req/s',
+          details: { p99RatioToBare: round(oldP99Ratio), bareP99Ms: fig(samples.bare, (x) => x.p99) },
+        }),
       ],
     };
   } finally {
@@ -125,12 +202,16 @@ export async function run(ctx) {
 
 function post(url, body, ca) {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
-    });
+    const req = https.request(
+      url,
+      { method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -26,11 +26,18 @@ export async function run(ctx) {
       for (const mode of MODES.map((_, i) => MODES[(i + r) % MODES.length])) {
         const tokenDir = mkdtempSync(join(scratchDir(), `row9-${mode}-`));
         const env = sidecarEnv(em, { tokens: 'storage=https://storage.azure.com/.default', tokenDir, tokenFile, identityHeader: 'unused' });
-        const p = startProcess(`row9-${mode}-${r}`, process.execPath, [join(BENCH_DIR, 'clients', 'refresh-cpu.mjs'), mode, BUILD, tokenDir, String(warmup), String(count)], { env, cwd: REPO, logDir: scratchDir() });
+        const p = startProcess(
+          `row9-${mode}-${r}`,
+          process.execPath,
+          [join(BENCH_DIR, 'clients', 'refresh-cpu.mjs'), mode, BUILD, tokenDir, String(warmup), String(count)],
+          { env, cwd: REPO, logDir: scratchDir() },
+        );
         const result = await p.waitForLine((l) => l.event === 'result', 300_000);
         await p.exited;
         samples[mode].push(result);
-        ctx.log(`  row 9: ${mode.padEnd(8)} ${result.cpuUsPerOp.toFixed(0)} µs CPU per refresh (user ${result.userUsPerOp.toFixed(0)}, system ${result.systemUsPerOp.toFixed(0)}), ${result.wallMsPerOp.toFixed(2)} ms wall`);
+        ctx.log(
+          `  row 9: ${mode.padEnd(8)} ${result.cpuUsPerOp.toFixed(0)} µs CPU per refresh (user ${result.userUsPerOp.toFixed(0)}, system ${result.systemUsPerOp.toFixed(0)}), ${result.wallMsPerOp.toFixed(2)} ms wall`,
+        );
       }
     }
   } finally {
@@ -39,12 +46,30 @@ export async function run(ctx) {
   const cpu = (m) => median(samples[m].map((x) => x.cpuUsPerOp));
   const pairRatio = median(samples.sidecar.map((x, i) => ratio(x.cpuUsPerOp, samples.fetch[i].cpuUsPerOp)));
   const exchangeRatio = median(samples.exchange.map((x, i) => ratio(x.cpuUsPerOp, samples.fetch[i].cpuUsPerOp)));
-  const per = (m) => samples[m].map((x) => ({ cpuUs: round(x.cpuUsPerOp), userUs: round(x.userUsPerOp), systemUs: round(x.systemUsPerOp), wallMs: round(x.wallMsPerOp) }));
+  const per = (m) =>
+    samples[m].map((x) => ({ cpuUs: round(x.cpuUsPerOp), userUs: round(x.userUsPerOp), systemUs: round(x.systemUsPerOp), wallMs: round(x.wallMsPerOp) }));
   return {
-    lines: [resultLine({
-      id: '9', what: `CPU per refresh: exchange + files + metrics, vs plain fetch of the same token (msal-node exchange alone: ${round(exchangeRatio)}×)`,
-      figure: round(cpu('sidecar')), baseline: round(cpu('fetch')), ratio: round(pairRatio), target: 'reported', pass: null, unit: 'µs CPU',
-      details: { runs, warmup, refreshesPerRun: count, sidecar: per('sidecar'), fetch: per('fetch'), exchangeOnly: per('exchange'), exchangeOnlyMedianUs: round(cpu('exchange')), exchangeOnlyToFetch: round(exchangeRatio) },
-    })],
+    lines: [
+      resultLine({
+        id: '9',
+        what: `CPU per refresh: exchange + files + metrics, vs plain fetch of the same token (msal-node exchange alone: ${round(exchangeRatio)}×)`,
+        figure: round(cpu('sidecar')),
+        baseline: round(cpu('fetch')),
+        ratio: round(pairRatio),
+        target: 'reported',
+        pass: null,
+        unit: 'µs CPU',
+        details: {
+          runs,
+          warmup,
+          refreshesPerRun: count,
+          sidecar: per('sidecar'),
+          fetch: per('fetch'),
+          exchangeOnly: per('exchange'),
+          exchangeOnlyMedianUs: round(cpu('exchange')),
+          exchangeOnlyToFetch: round(exchangeRatio),
+        },
+      }),
+    ],
   };
 }

@@ -19,7 +19,9 @@ export async function run(ctx) {
   const hook = pathToFileURL(join(BENCH_DIR, 'hooks', 'record-modules.mjs')).href;
   const controlLog = join(scratchDir(), 'control-modules.txt');
   const control = startProcess('module-audit-control', process.execPath, ['--input-type=module', '-e', `await import('${FORBIDDEN}')`], {
-    cwd: REPO, logDir: scratchDir(), env: { PATH: process.env.PATH, NODE_OPTIONS: `--import=${hook}`, BENCH_MODULE_LOG: controlLog },
+    cwd: REPO,
+    logDir: scratchDir(),
+    env: { PATH: process.env.PATH, NODE_OPTIONS: `--import=${hook}`, BENCH_MODULE_LOG: controlLog },
   });
   const sidecar = await startSidecar('module-audit-sidecar', em, { extra: { NODE_OPTIONS: `--import=${hook}`, BENCH_MODULE_LOG: logFile } });
   try {
@@ -27,7 +29,11 @@ export async function run(ctx) {
     const calls = [
       fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: h }),
       fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net`, { headers: { metadata: 'true' } }),
-      fetch(`${sidecar.endpoint}/msi/token`, { method: 'POST', headers: { metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https://graph.microsoft.com/' }),
+      fetch(`${sidecar.endpoint}/msi/token`, {
+        method: 'POST',
+        headers: { metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'resource=https://graph.microsoft.com/',
+      }),
       fetch(`${sidecar.endpoint}/no-such-path`),
       fetch(`${sidecar.health}/healthz`),
       fetch(`${sidecar.health}/readyz`),
@@ -43,7 +49,14 @@ export async function run(ctx) {
     await em.close();
     await control.exited;
   }
-  const recorded = (file) => [...new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.slice(4)))];
+  const recorded = (file) => [
+    ...new Set(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(4)),
+    ),
+  ];
   const unique = recorded(logFile);
   const forbidden = unique.filter((p) => p.includes(FORBIDDEN));
   const controlSaw = recorded(controlLog).filter((p) => p.includes(FORBIDDEN)).length;
@@ -55,7 +68,19 @@ export async function run(ctx) {
       : `${unique.length} modules loaded, none from ${FORBIDDEN} (the control process that imports it: ${controlSaw} recorded)`;
   ctx.log(`  module audit: ${detail}`);
   return {
-    lines: [resultLine({ id: '3b', what: `sidecar never loads ${FORBIDDEN}`, figure: forbidden.length, baseline: null, ratio: null, target: '0 modules', pass, unit: 'modules', details: { modulesLoaded: unique.length, forbidden: forbidden.slice(0, 5), controlRecorded: controlSaw } })],
+    lines: [
+      resultLine({
+        id: '3b',
+        what: `sidecar never loads ${FORBIDDEN}`,
+        figure: forbidden.length,
+        baseline: null,
+        ratio: null,
+        target: '0 modules',
+        pass,
+        unit: 'modules',
+        details: { modulesLoaded: unique.length, forbidden: forbidden.slice(0, 5), controlRecorded: controlSaw },
+      }),
+    ],
     asserted: { name: `the sidecar process never loads ${FORBIDDEN}`, pass, detail },
   };
 }

@@ -5,11 +5,32 @@ import { parseBoolean, type OptionSpec, type RawOptions } from './options.js';
 
 /** The flags and variables that choose the sidecar's credential (the federated token file is among the sidecar's options). */
 export const CREDENTIAL_OPTIONS: OptionSpec[] = [
-  { flag: 'client-secret-file', env: E.clientSecretFile, help: `file holding the app's client secret, read afresh for every exchange (clusters without federation; or ${AZ.clientSecret})` },
-  { flag: 'client-certificate-file', env: E.clientCertificateFile, help: `PEM file with the app's certificate and private key, or a PKCS#12 file; re-read when it changes (or ${AZ.clientCertificatePath})` },
-  { flag: 'client-certificate-key-file', env: E.clientCertificateKeyFile, help: 'PEM private key of the certificate when it is in a file of its own (tls.key of a kubernetes.io/tls Secret)' },
-  { flag: 'client-certificate-password-file', env: E.clientCertificatePasswordFile, help: `file holding the password of an encrypted private key or PKCS#12 file (or ${AZ.clientCertificatePassword})` },
-  { flag: 'send-certificate-chain', env: E.sendCertificateChain, boolean: true, help: `send the certificate chain (x5c) for subject name and issuer authentication (or ${AZ.sendCertificateChain}=true)` },
+  {
+    flag: 'client-secret-file',
+    env: E.clientSecretFile,
+    help: `file holding the app's client secret, read afresh for every exchange (clusters without federation; or ${AZ.clientSecret})`,
+  },
+  {
+    flag: 'client-certificate-file',
+    env: E.clientCertificateFile,
+    help: `PEM file with the app's certificate and private key, or a PKCS#12 file; re-read when it changes (or ${AZ.clientCertificatePath})`,
+  },
+  {
+    flag: 'client-certificate-key-file',
+    env: E.clientCertificateKeyFile,
+    help: 'PEM private key of the certificate when it is in a file of its own (tls.key of a kubernetes.io/tls Secret)',
+  },
+  {
+    flag: 'client-certificate-password-file',
+    env: E.clientCertificatePasswordFile,
+    help: `file holding the password of an encrypted private key or PKCS#12 file (or ${AZ.clientCertificatePassword})`,
+  },
+  {
+    flag: 'send-certificate-chain',
+    env: E.sendCertificateChain,
+    boolean: true,
+    help: `send the certificate chain (x5c) for subject name and issuer authentication (or ${AZ.sendCertificateChain}=true)`,
+  },
 ];
 
 const FIX_NONE =
@@ -48,9 +69,21 @@ export function parseCredentialSource(raw: RawOptions, env: NodeJS.ProcessEnv, f
   const chainEnvText = envValue(AZ.sendCertificateChain);
   const chainEnv = chainEnvText !== undefined ? parseBoolean(chainEnvText, AZ.sendCertificateChain) : false;
 
-  if (secretFile && secretEnv) throw new ConfigError(`${name('client-secret-file')} and ${AZ.clientSecret}`, `are both set: keep the file (a file can be rotated without a restart and stays out of the process environment) and remove ${AZ.clientSecret}`);
-  if (certFile && certEnv) throw new ConfigError(`${name('client-certificate-file')} and ${AZ.clientCertificatePath}`, `are both set: keep one (${E.clientCertificateFile} is the sidecar's own name)`);
-  if (passwordFile && passwordEnv) throw new ConfigError(`${name('client-certificate-password-file')} and ${AZ.clientCertificatePassword}`, 'are both set: keep the file and remove the variable');
+  if (secretFile && secretEnv)
+    throw new ConfigError(
+      `${name('client-secret-file')} and ${AZ.clientSecret}`,
+      `are both set: keep the file (a file can be rotated without a restart and stays out of the process environment) and remove ${AZ.clientSecret}`,
+    );
+  if (certFile && certEnv)
+    throw new ConfigError(
+      `${name('client-certificate-file')} and ${AZ.clientCertificatePath}`,
+      `are both set: keep one (${E.clientCertificateFile} is the sidecar's own name)`,
+    );
+  if (passwordFile && passwordEnv)
+    throw new ConfigError(
+      `${name('client-certificate-password-file')} and ${AZ.clientCertificatePassword}`,
+      'are both set: keep the file and remove the variable',
+    );
 
   const chosen: string[] = [];
   if (federated) chosen.push(federatedSetting);
@@ -60,7 +93,10 @@ export function parseCredentialSource(raw: RawOptions, env: NodeJS.ProcessEnv, f
   if (certEnv) chosen.push(AZ.clientCertificatePath);
   if (chosen.length === 0) throw new ConfigError('credential', `is missing: ${FIX_NONE}`);
   if (chosen.length > 1) {
-    throw new ConfigError(chosen.join(' and '), `are all set, but a sidecar uses exactly one credential: keep one and remove the others${federated ? ` (a pod injected with entra-sidecar.io/client-secret or entra-sidecar.io/client-certificate gets no ${E.federatedTokenFile})` : ''}`);
+    throw new ConfigError(
+      chosen.join(' and '),
+      `are all set, but a sidecar uses exactly one credential: keep one and remove the others${federated ? ` (a pod injected with entra-sidecar.io/client-secret or entra-sidecar.io/client-certificate gets no ${E.federatedTokenFile})` : ''}`,
+    );
   }
 
   const isCertificate = Boolean(certFile || certEnv);
@@ -71,7 +107,11 @@ export function parseCredentialSource(raw: RawOptions, env: NodeJS.ProcessEnv, f
     if (passwordEnv) certOnly.push(AZ.clientCertificatePassword);
     if (chainFlag) certOnly.push(name('send-certificate-chain'));
     if (chainEnvText !== undefined && chainEnv) certOnly.push(AZ.sendCertificateChain);
-    if (certOnly.length > 0) throw new ConfigError(certOnly.join(' and '), `only ${certOnly.length > 1 ? 'apply' : 'applies'} to a client certificate, but the credential is ${chosen[0]}: remove ${certOnly.length > 1 ? 'them' : 'it'}`);
+    if (certOnly.length > 0)
+      throw new ConfigError(
+        certOnly.join(' and '),
+        `only ${certOnly.length > 1 ? 'apply' : 'applies'} to a client certificate, but the credential is ${chosen[0]}: remove ${certOnly.length > 1 ? 'them' : 'it'}`,
+      );
   }
 
   if (federated) return { kind: 'federated', tokenFile: federated, setting: federatedSetting };

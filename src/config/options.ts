@@ -57,7 +57,9 @@ export function readOptions(specs: OptionSpec[], argv: string[], env: NodeJS.Pro
 function describeArgvError(err: unknown, argv: string[]): string {
   const code = (err as { code?: string })?.code;
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'it has an argument that is not a flag (flags look like --name value or --name=value)';
-  const flag = argv.map((a) => /^--?([a-zA-Z0-9][a-zA-Z0-9-]{0,40})(?:=|$)/.exec(a)?.[1]).find((name) => name !== undefined && String((err as Error)?.message ?? '').includes(`-${name}`));
+  const flag = argv
+    .map((a) => /^--?([a-zA-Z0-9][a-zA-Z0-9-]{0,40})(?:=|$)/.exec(a)?.[1])
+    .find((name) => name !== undefined && String((err as Error)?.message ?? '').includes(`-${name}`));
   const named = flag ? ` --${flag}` : ' a flag';
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `it has the unknown flag${named}`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `the flag${named.trimEnd()} needs a value, or takes none`;

@@ -3,8 +3,17 @@ import { DEFAULT_NEW_SCOPE_BUDGET, type NewScopeBudgetOptions } from '../identit
 import { CREDENTIAL_OPTIONS, parseCredentialSource } from './credential.js';
 import { ConfigError } from './errors.js';
 import {
-  isLoopbackHost, parseDurationMs, parseInteger, parseListen, parseLogLevel, readOptions, settingName, truncate,
-  type ListenAddress, type LogLevel, type OptionSpec,
+  isLoopbackHost,
+  parseDurationMs,
+  parseInteger,
+  parseListen,
+  parseLogLevel,
+  readOptions,
+  settingName,
+  truncate,
+  type ListenAddress,
+  type LogLevel,
+  type OptionSpec,
 } from './options.js';
 import { DEFAULT_ENDPOINT_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TOKEN_DIR, endpointListen, healthListen as healthListenOf } from '../contract/endpoint.js';
 import { ALL_FLAVOURS_TEXT, FLAVOUR_NAMES, parseFlavours, type Flavour } from '../contract/flavours.js';
@@ -45,11 +54,20 @@ export interface SidecarConfig {
 export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'client-id', env: E.clientId, help: 'client id of the Entra app or user-assigned identity (required)' },
   { flag: 'tenant-id', env: E.tenantId, help: 'tenant id (required)' },
-  { flag: 'federated-token-file', env: E.federatedTokenFile, help: 'projected service-account token, read afresh for every exchange (federation; one credential is required)' },
+  {
+    flag: 'federated-token-file',
+    env: E.federatedTokenFile,
+    help: 'projected service-account token, read afresh for every exchange (federation; one credential is required)',
+  },
   ...CREDENTIAL_OPTIONS,
   { flag: 'authority-host', env: E.authorityHost, help: 'authority host, for sovereign and private clouds too', defaultText: DEFAULT_AUTHORITY_HOST },
   { flag: 'tokens', env: E.tokens, help: 'comma-separated name=scope targets written as files', defaultText: 'none' },
-  { flag: 'files', env: E.files, help: 'rendered files as a JSON object of file name to spec, e.g. {"pgpass":"pgpass target=pg host=db.example.com user=app"} (README: Passwords for tools)', defaultText: 'none' },
+  {
+    flag: 'files',
+    env: E.files,
+    help: 'rendered files as a JSON object of file name to spec, e.g. {"pgpass":"pgpass target=pg host=db.example.com user=app"} (README: Passwords for tools)',
+    defaultText: 'none',
+  },
   { flag: 'token-dir', env: E.tokenDir, help: 'folder for <name> and <name>.json', defaultText: DEFAULT_TOKEN_DIR },
   { flag: 'file-mode', env: E.fileMode, help: 'octal mode of the token files', defaultText: '0644' },
   { flag: 'listen', env: E.listen, help: 'token endpoint address (loopback only)', defaultText: endpointListen(DEFAULT_ENDPOINT_PORT) },
@@ -58,12 +76,36 @@ export const SIDECAR_OPTIONS: OptionSpec[] = [
   { flag: 'allowed-scopes', env: E.allowedScopes, help: 'comma-separated scopes the endpoint may serve; others get 403', defaultText: 'any' },
   { flag: 'exchange-timeout', env: E.exchangeTimeout, help: 'timeout of one exchange with Entra', defaultText: '10s' },
   { flag: 'max-on-demand', env: E.maxOnDemand, help: 'most scopes held on demand (least recently used evicted)', defaultText: '32' },
-  { flag: 'new-scope-burst', env: E.newScopeBurst, help: 'scopes not held yet that callers may make the sidecar ask Entra for at once (targets do not count); more get 503 with Retry-After', defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.burst) },
-  { flag: 'new-scopes-per-minute', env: E.newScopesPerMinute, help: 'new scopes allowed per minute once the burst is used (0: only the burst)', defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.perMinute) },
-  { flag: 'flavours', env: E.flavours, help: `protocol flavours served: ${FLAVOUR_NAMES.join(', ')} (imds and msi need only Metadata: true, like the real services)`, defaultText: ALL_FLAVOURS_TEXT },
-  { flag: 'identity-resource-id', env: E.identityResourceId, help: 'ARM resource id of the user-assigned identity, so mi_res_id selectors naming it are accepted' },
+  {
+    flag: 'new-scope-burst',
+    env: E.newScopeBurst,
+    help: 'scopes not held yet that callers may make the sidecar ask Entra for at once (targets do not count); more get 503 with Retry-After',
+    defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.burst),
+  },
+  {
+    flag: 'new-scopes-per-minute',
+    env: E.newScopesPerMinute,
+    help: 'new scopes allowed per minute once the burst is used (0: only the burst)',
+    defaultText: String(DEFAULT_NEW_SCOPE_BUDGET.perMinute),
+  },
+  {
+    flag: 'flavours',
+    env: E.flavours,
+    help: `protocol flavours served: ${FLAVOUR_NAMES.join(', ')} (imds and msi need only Metadata: true, like the real services)`,
+    defaultText: ALL_FLAVOURS_TEXT,
+  },
+  {
+    flag: 'identity-resource-id',
+    env: E.identityResourceId,
+    help: 'ARM resource id of the user-assigned identity, so mi_res_id selectors naming it are accepted',
+  },
   { flag: 'log-level', env: E.logLevel, help: 'debug, info, warn or error', defaultText: 'info' },
-  { flag: 'test-backoff', env: E.testBackoff, help: 'TESTS ONLY: <base>/<cap> retry backoff, e.g. 200ms/5s; refused unless the authority host is loopback (an emulator)', defaultText: '1s/60s' },
+  {
+    flag: 'test-backoff',
+    env: E.testBackoff,
+    help: 'TESTS ONLY: <base>/<cap> retry backoff, e.g. 200ms/5s; refused unless the authority host is loopback (an emulator)',
+    defaultText: '1s/60s',
+  },
   { flag: ONCE_FLAG.slice(2), boolean: true, help: 'fetch every target, write the files and exit (init containers, Jobs)' },
 ];
 
@@ -102,7 +144,10 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const authorityRaw = str('authority-host') ?? DEFAULT_AUTHORITY_HOST;
   const authorityHost = checked('authority-host', checkAuthorityHost(authorityRaw), authorityRaw);
   const targets = parseTargets(str('tokens') ?? '', spec('tokens'));
-  const filesParsed = parseFilesSetting(str('files') ?? '', targets.map((t) => t.name));
+  const filesParsed = parseFilesSetting(
+    str('files') ?? '',
+    targets.map((t) => t.name),
+  );
   if (!filesParsed.ok) throw new ConfigError(spec('files'), filesParsed.problem);
   const files = filesParsed.value;
   const tokenDir = str('token-dir') ?? DEFAULT_TOKEN_DIR;
@@ -113,7 +158,10 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
 
   const listen = parseListen(str('listen') ?? endpointListen(DEFAULT_ENDPOINT_PORT), spec('listen'));
   if (!isLoopbackHost(listen.host)) {
-    throw new ConfigError(spec('listen'), `must be a loopback address (127.0.0.1 or [::1]): the token endpoint must never be reachable from outside the pod, got "${listen.host}"`);
+    throw new ConfigError(
+      spec('listen'),
+      `must be a loopback address (127.0.0.1 or [::1]): the token endpoint must never be reachable from outside the pod, got "${listen.host}"`,
+    );
   }
   const healthListen = parseListen(str('health-listen') ?? healthListenOf(DEFAULT_HEALTH_PORT), spec('health-listen'));
   if (healthListen.port !== 0 && healthListen.port === listen.port && healthListen.host === listen.host) {
@@ -121,15 +169,38 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   }
 
   const identityHeader = str('identity-header');
-  if (!once && !identityHeader) throw new ConfigError(spec('identity-header'), 'is required for the daemon: set it to a random secret (at least 16 characters) that apps send as X-IDENTITY-HEADER');
-  if (identityHeader !== undefined && identityHeader.length < 16) throw new ConfigError(spec('identity-header'), `is too short (${identityHeader.length} characters): use a random secret of at least 16 characters`);
-  if (identityHeader !== undefined && !/^[\x21-\x7e]+$/.test(identityHeader)) throw new ConfigError(spec('identity-header'), 'must be printable ASCII without spaces (it travels in an HTTP header)');
+  if (!once && !identityHeader)
+    throw new ConfigError(
+      spec('identity-header'),
+      'is required for the daemon: set it to a random secret (at least 16 characters) that apps send as X-IDENTITY-HEADER',
+    );
+  if (identityHeader !== undefined && identityHeader.length < 16)
+    throw new ConfigError(spec('identity-header'), `is too short (${identityHeader.length} characters): use a random secret of at least 16 characters`);
+  if (identityHeader !== undefined && !/^[\x21-\x7e]+$/.test(identityHeader))
+    throw new ConfigError(spec('identity-header'), 'must be printable ASCII without spaces (it travels in an HTTP header)');
 
   const allowedText = str('allowed-scopes');
-  const allowedScopes = allowedText ? allowedText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => checkScope(s, spec('allowed-scopes'))) : undefined;
+  const allowedScopes = allowedText
+    ? allowedText
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => checkScope(s, spec('allowed-scopes')))
+    : undefined;
 
   return {
-    clientId, tenantId, credential, authorityHost, targets, files, tokenDir, fileMode, listen, healthListen, identityHeader, allowedScopes,
+    clientId,
+    tenantId,
+    credential,
+    authorityHost,
+    targets,
+    files,
+    tokenDir,
+    fileMode,
+    listen,
+    healthListen,
+    identityHeader,
+    allowedScopes,
     logLevel: parseLogLevel(str('log-level') ?? 'info', spec('log-level')),
     exchangeTimeoutMs: parseDurationMs(str('exchange-timeout') ?? '10s', spec('exchange-timeout'), 100, 120_000),
     maxOnDemand: parseInteger(str('max-on-demand') ?? '32', spec('max-on-demand'), 0, 1000),
@@ -153,10 +224,14 @@ function testBackoff(text: string | undefined, authorityHost: string): RefreshPo
   if (text === undefined || text === '') return DEFAULT_REFRESH_POLICY;
   const host = new URL(authorityHost).hostname.replace(/^\[|\]$/g, '');
   if (!isLoopbackHost(host)) {
-    throw new ConfigError(spec('test-backoff'), `is for tests against a loopback Entra emulator only (the authority host is ${authorityHost}): remove it; sidecars talking to Entra back off from 1 s to 60 s`);
+    throw new ConfigError(
+      spec('test-backoff'),
+      `is for tests against a loopback Entra emulator only (the authority host is ${authorityHost}): remove it; sidecars talking to Entra back off from 1 s to 60 s`,
+    );
   }
   const [base, cap, extra] = text.split('/');
-  if (base === undefined || cap === undefined || extra !== undefined) throw new ConfigError(spec('test-backoff'), `must be <base>/<cap> such as 200ms/5s, got "${truncate(text)}"`);
+  if (base === undefined || cap === undefined || extra !== undefined)
+    throw new ConfigError(spec('test-backoff'), `must be <base>/<cap> such as 200ms/5s, got "${truncate(text)}"`);
   const backoffBaseMs = parseDurationMs(base, spec('test-backoff'), 10, 60_000);
   const backoffCapMs = parseDurationMs(cap, spec('test-backoff'), backoffBaseMs, 60_000);
   return { ...DEFAULT_REFRESH_POLICY, backoffBaseMs, backoffCapMs };

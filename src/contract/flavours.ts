@@ -21,7 +21,10 @@ export const ALL_FLAVOURS_TEXT = FLAVOUR_NAMES.join(',');
 export function parseFlavours(text: string): { flavours: Flavour[] } | { problem: string } {
   const out = new Set<Flavour>();
   const accepted = `${FLAVOUR_NAMES.slice(0, -1).join(', ')} and ${FLAVOUR_NAMES.at(-1)}`;
-  for (const name of text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const name of text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     if (!Object.hasOwn(FLAVOUR_BY_NAME, name)) return { problem: `has "${name.slice(0, 60)}": accepted flavours are ${accepted}` };
     out.add(FLAVOUR_BY_NAME[name as FlavourName]);
   }

@@ -134,7 +134,8 @@ function splitFields(body: string): Result<Array<[string, string]>> {
     const keyStart = i;
     while (i < n && body[i] !== '=' && !/\s/.test(body[i] as string)) i++;
     const key = body.slice(keyStart, i);
-    if (body[i] !== '=' || key === '') return { ok: false, problem: `has ${quote(body.slice(keyStart, keyStart + 40))}: each field must be key=value (quote a value with spaces: key="a b")` };
+    if (body[i] !== '=' || key === '')
+      return { ok: false, problem: `has ${quote(body.slice(keyStart, keyStart + 40))}: each field must be key=value (quote a value with spaces: key="a b")` };
     i++;
     let value = '';
     if (body[i] === '"') {
@@ -155,7 +156,8 @@ function splitFields(body: string): Result<Array<[string, string]>> {
         }
       }
       if (!closed) return { ok: false, problem: `has an unclosed quote in the value of ${key}: end it with "` };
-      if (i < n && !/\s/.test(body[i] as string)) return { ok: false, problem: `has text right after the closing quote of ${key}: separate fields with a space` };
+      if (i < n && !/\s/.test(body[i] as string))
+        return { ok: false, problem: `has text right after the closing quote of ${key}: separate fields with a space` };
     } else {
       const start = i;
       while (i < n && !/\s/.test(body[i] as string)) i++;
@@ -192,7 +194,8 @@ function parsePgpass(name: string, body: string, targets: readonly string[]): Re
   if (!fields.ok) return fields;
   const got: Partial<Record<(typeof PGPASS_FIELDS)[number], string>> = {};
   for (const [key, value] of fields.value) {
-    if (!(PGPASS_FIELDS as readonly string[]).includes(key)) return { ok: false, problem: `has the unknown field ${quote(key)}: a pgpass file takes ${list(PGPASS_FIELDS)}` };
+    if (!(PGPASS_FIELDS as readonly string[]).includes(key))
+      return { ok: false, problem: `has the unknown field ${quote(key)}: a pgpass file takes ${list(PGPASS_FIELDS)}` };
     const k = key as (typeof PGPASS_FIELDS)[number];
     if (got[k] !== undefined) return { ok: false, problem: `sets ${k} twice` };
     if (value === '') return { ok: false, problem: `has an empty ${k}: give a value, or * to match any` };
@@ -202,7 +205,8 @@ function parsePgpass(name: string, body: string, targets: readonly string[]): Re
   const missing = (['target', 'host', 'user'] as const).filter((k) => got[k] === undefined);
   if (missing.length > 0) return { ok: false, problem: `needs ${list(missing.map((m) => `${m}=`))} (port= and database= default to *), ${example}` };
   const port = got.port ?? '*';
-  if (port !== '*' && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return { ok: false, problem: `has port ${quote(port)}: use a port number from 1 to 65535, or * to match any` };
+  if (port !== '*' && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535))
+    return { ok: false, problem: `has port ${quote(port)}: use a port number from 1 to 65535, or * to match any` };
   const target = got.target as string;
   if (!targets.includes(target)) return { ok: false, problem: unknownTarget(target, targets) };
   return { ok: true, value: { name, kind: 'pgpass', target, host: got.host as string, port, database: got.database ?? '*', user: got.user as string } };
@@ -260,7 +264,8 @@ function parseTemplate(name: string, body: string, targets: readonly string[]): 
       if (!ref.ok) return { ok: false, problem: `${ref.problem} (on line ${line})` };
       const filters: TemplateFilter[] = [];
       for (const f of filterTexts) {
-        if (!(TEMPLATE_FILTERS as readonly string[]).includes(f)) return { ok: false, problem: `has the unknown filter ${quote(f)} on line ${line}: filters are ${list(TEMPLATE_FILTERS)}` };
+        if (!(TEMPLATE_FILTERS as readonly string[]).includes(f))
+          return { ok: false, problem: `has the unknown filter ${quote(f)} on line ${line}: filters are ${list(TEMPLATE_FILTERS)}` };
         filters.push(f as TemplateFilter);
       }
       parts.push({ ref: ref.value, filters });
@@ -285,7 +290,10 @@ export function parseFileSpec(name: string, text: string, targets: readonly stri
   const m = /^\s*([A-Za-z]+)(?:[ \t]|\r?\n|$)/.exec(text);
   const kind = m?.[1]?.toLowerCase();
   if (!m || !(FILE_KINDS as readonly string[]).includes(kind as string)) {
-    return { ok: false, problem: `must start with the file kind, ${list(FILE_KINDS)}, then its fields, e.g. "pgpass target=pg host=db.example.com port=5432 database=* user=app"` };
+    return {
+      ok: false,
+      problem: `must start with the file kind, ${list(FILE_KINDS)}, then its fields, e.g. "pgpass target=pg host=db.example.com port=5432 database=* user=app"`,
+    };
   }
   const body = text.slice(m[0].length);
   if (kind === 'pgpass') return parsePgpass(name, body, targets);
@@ -340,7 +348,13 @@ export function parseFilesSetting(text: string, targets: readonly string[]): Res
  * formatFilesSetting({ pgpass: 'pgpass target=pg host=db user=app' }) // '{"pgpass":"pgpass target=pg host=db user=app"}'
  */
 export function formatFilesSetting(specs: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.fromEntries(Object.keys(specs).sort().map((k) => [k, specs[k]])));
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(specs)
+        .sort()
+        .map((k) => [k, specs[k]]),
+    ),
+  );
 }
 
 /**

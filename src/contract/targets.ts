@@ -44,13 +44,17 @@ export function normaliseScope(scope: string): { scope: string } | { problem: st
  */
 export function parseTargets(text: string): { targets: Target[] } | { problem: string } {
   const targets: Target[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq <= 0) return { problem: `has ${quote(part)}: each target must be name=scope, e.g. storage=https://storage.azure.com/.default` };
     const name = part.slice(0, eq).trim();
     const scope = normaliseScope(part.slice(eq + 1).trim());
     if ('problem' in scope) return scope;
-    if (!TARGET_NAME.test(name) || name.endsWith('.json')) return { problem: `has target name ${quote(name)}: use letters, digits, '.', '_' or '-' (it becomes a file name)` };
+    if (!TARGET_NAME.test(name) || name.endsWith('.json'))
+      return { problem: `has target name ${quote(name)}: use letters, digits, '.', '_' or '-' (it becomes a file name)` };
     if (targets.some((t) => t.name === name)) return { problem: `names target "${name}" twice` };
     targets.push({ name, scope: scope.scope });
   }

@@ -90,10 +90,13 @@ export class ClientCredentials {
     const s256 = typeof jwt.header['x5t#S256'] === 'string' ? hexOf(jwt.header['x5t#S256'] as string) : undefined;
     const s1 = typeof jwt.header.x5t === 'string' ? hexOf(jwt.header.x5t as string) : undefined;
     const thumbprint = s256 ?? s1 ?? '';
-    const cert = [...this.certificates.values()].find((c) => c.clientId === app && ((s256 !== undefined && c.sha256 === s256) || (s1 !== undefined && c.sha1 === s1)));
+    const cert = [...this.certificates.values()].find(
+      (c) => c.clientId === app && ((s256 !== undefined && c.sha256 === s256) || (s1 !== undefined && c.sha1 === s1)),
+    );
     if (!cert) return { ok: false, code: 700027, extra: { thumbprint, keyProblem: 'The key was not found.' } };
     if (cert.notAfterMs <= nowMs) return { ok: false, code: 700027, extra: { thumbprint, keyProblem: 'The key used is expired.' } };
-    if (!verifySignature(jwt, cert.publicKey)) return { ok: false, code: 700027, extra: { thumbprint, keyProblem: 'The signature does not verify with the registered key.' } };
+    if (!verifySignature(jwt, cert.publicKey))
+      return { ok: false, code: 700027, extra: { thumbprint, keyProblem: 'The signature does not verify with the registered key.' } };
     const p = jwt.payload;
     if (p.iss !== clientId || p.sub !== clientId) return { ok: false, code: 700021 };
     if (p.aud !== tokenEndpoint) return { ok: false, code: 700023 };
@@ -170,8 +173,19 @@ export function createClientCertificate(o: { commonName?: string; validForSec?: 
   cert.setSubject(subject);
   const signer = o.issuer;
   cert.setIssuer(signer ? forge.pki.certificateFromPem(signer.certPem).subject.attributes : subject);
-  cert.sign(forge.pki.privateKeyFromPem(signer ? (signer.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) : (pair.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string)), forge.md.sha256.create());
+  cert.sign(
+    forge.pki.privateKeyFromPem(
+      signer ? (signer.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) : (pair.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string),
+    ),
+    forge.md.sha256.create(),
+  );
   const certPem = forge.pki.certificateToPem(cert);
   const x509 = new X509Certificate(certPem);
-  return { certPem, keyPem, privateKey: pair.privateKey, thumbprintSha256: createHash('sha256').update(x509.raw).digest('hex'), notAfterMs: Date.parse(x509.validTo) };
+  return {
+    certPem,
+    keyPem,
+    privateKey: pair.privateKey,
+    thumbprintSha256: createHash('sha256').update(x509.raw).digest('hex'),
+    notAfterMs: Date.parse(x509.validTo),
+  };
 }

@@ -53,7 +53,12 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     unknownResources: new Set(o.unknownResources ?? []),
   };
 
-  const [caPair, serverPair, clusterPair, entraPair] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair(), generateRsaKeyPair(), generateRsaKeyPair()]);
+  const [caPair, serverPair, clusterPair, entraPair] = await Promise.all([
+    generateRsaKeyPair(),
+    generateRsaKeyPair(),
+    generateRsaKeyPair(),
+    generateRsaKeyPair(),
+  ]);
   const ca = createCertificateAuthority(caPair);
   const tls = createServerCertificate(ca, serverPair, ['127.0.0.1', '::1', 'localhost', host]);
   const entraCert = createSigningCertificate(entraPair);

@@ -98,12 +98,14 @@ export const ENTRA_ERRORS: Record<number, CatalogueEntry> = {
   700021: {
     error: 'invalid_client',
     status: 401,
-    message: () => "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .",
+    message: () =>
+      "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .",
   },
   700023: {
     error: 'invalid_client',
     status: 401,
-    message: () => 'Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .',
+    message: () =>
+      'Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .',
   },
   50027: {
     error: 'invalid_client',

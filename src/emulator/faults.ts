@@ -80,8 +80,14 @@ export function parseFault(value: unknown): Fault {
         throw new Error('fault.headers must be an object of strings');
       }
       const body = f.body;
-      if (body !== undefined && typeof body !== 'string' && (typeof body !== 'object' || body === null)) throw new Error('fault.body must be a string or an object');
-      return { kind, status: int('status', 100, 599) as number, body: body as string | object | undefined, headers: headers as Record<string, string> | undefined };
+      if (body !== undefined && typeof body !== 'string' && (typeof body !== 'object' || body === null))
+        throw new Error('fault.body must be a string or an object');
+      return {
+        kind,
+        status: int('status', 100, 599) as number,
+        body: body as string | object | undefined,
+        headers: headers as Record<string, string> | undefined,
+      };
     }
     case 'aadsts':
       return { kind, code: int('code', 1, 99_999_999) as number };

@@ -89,4 +89,3 @@ function isSymlink(path: string): boolean {
     return false;
   }
 }
-

@@ -143,7 +143,13 @@ async function tokenEndpoint(
     }
     const body = issueAccessToken(
       d.entraKey,
-      { tenantId: tenant, clientId: summary.clientId, resource: decision.resource, lifetimeSec: d.settings.tokenLifetimeSec, refreshInSec: d.settings.refreshInSec },
+      {
+        tenantId: tenant,
+        clientId: summary.clientId,
+        resource: decision.resource,
+        lifetimeSec: d.settings.tokenLifetimeSec,
+        refreshInSec: d.settings.refreshInSec,
+      },
       d.now(),
     );
     d.history.secret(body.access_token);
@@ -151,7 +157,8 @@ async function tokenEndpoint(
     done(200);
   };
 
-  if (d.prepareIssuer && summary.details.issuer !== undefined && summary.details.keyId !== undefined) await d.prepareIssuer(summary.details.issuer, summary.details.keyId);
+  if (d.prepareIssuer && summary.details.issuer !== undefined && summary.details.keyId !== undefined)
+    await d.prepareIssuer(summary.details.issuer, summary.details.keyId);
   const fault = d.faults.take(summary.scope);
   if (!fault) return answer();
   applyFault(d, fault, req, res, summary.details, { ...ctx, headers }, answer, done);

@@ -44,7 +44,10 @@ export function mintServiceAccountToken(
   const audience = o.audience === undefined ? [TOKEN_EXCHANGE_AUDIENCE] : Array.isArray(o.audience) ? o.audience : [o.audience];
   const exp = now + (o.lifetimeSec ?? 3600);
   const jti = randomUUID();
-  const podName = `${name}-${createHash('sha256').update(namespace + name).digest('hex').slice(0, 10)}-x7k2p`;
+  const podName = `${name}-${createHash('sha256')
+    .update(namespace + name)
+    .digest('hex')
+    .slice(0, 10)}-x7k2p`;
   const payload = {
     aud: audience,
     exp,

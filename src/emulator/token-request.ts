@@ -72,7 +72,11 @@ export function summarizeTokenRequest(tenant: string, form: URLSearchParams): To
  */
 export function judgeTokenRequest(tenant: string, form: URLSearchParams, ctx: TokenRequestContext): TokenDecision {
   const summary = summarizeTokenRequest(tenant, form);
-  const fail = (code: number, extra: ErrorDetails = {}): TokenDecision => ({ ok: false, summary: { ...summary, details: { ...summary.details, ...extra } }, code });
+  const fail = (code: number, extra: ErrorDetails = {}): TokenDecision => ({
+    ok: false,
+    summary: { ...summary, details: { ...summary.details, ...extra } },
+    code,
+  });
 
   if (!ctx.directory.hasTenant(tenant)) return fail(90002);
   const grantType = form.get('grant_type');

@@ -61,7 +61,12 @@ export interface BoundOptions {
 }
 
 /** Options for `http.createServer`/`https.createServer` that enforce the limits' size and times. */
-export function serverOptions(limits: ListenerLimits): { maxHeaderSize: number; headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+export function serverOptions(limits: ListenerLimits): {
+  maxHeaderSize: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
   return {
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,

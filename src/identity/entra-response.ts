@@ -17,14 +17,18 @@ interface EntraErrorBody {
 
 /** AADSTS codes that retrying will not fix, with what the user must do. */
 const FIXES: Record<number, string> = {
-  70021: 'add or fix the federated identity credential on the app registration (or user-assigned identity) so its issuer, subject and audience match the service-account token',
+  70021:
+    'add or fix the federated identity credential on the app registration (or user-assigned identity) so its issuer, subject and audience match the service-account token',
   700016: 'check AZURE_CLIENT_ID (the entra-sidecar.io/client-id annotation): no application with that client id exists in the tenant',
   90002: 'check AZURE_TENANT_ID (the entra-sidecar.io/tenant-id annotation) and AZURE_AUTHORITY_HOST: the tenant was not found',
   700024: 'the service-account token expired or is not yet valid: check the kubelet rotates it and the node clock',
-  500011: 'the resource (scope) is not known in the tenant: check the scope, and that the resource\'s service principal exists',
-  7000215: 'the client secret is not one of the app\'s secrets: put the secret\'s Value (not its Secret ID) from the app registration\'s "Certificates & secrets" in the Secret; after a rotation, check the Secret holds the new value',
-  7000222: 'the client secret has expired: create a new one on the app registration ("Certificates & secrets"), put it in the Secret (kubectl create secret generic ... --dry-run=client -o yaml | kubectl apply -f -), the sidecar picks it up without a restart',
-  700027: 'the certificate is not registered on the app (or has expired there): upload the certificate (its public part) to the app registration\'s "Certificates & secrets", or put the registered certificate in the Secret; for subject-name/issuer trust, also send the chain (--send-certificate-chain)',
+  500011: "the resource (scope) is not known in the tenant: check the scope, and that the resource's service principal exists",
+  7000215:
+    "the client secret is not one of the app's secrets: put the secret's Value (not its Secret ID) from the app registration's \"Certificates & secrets\" in the Secret; after a rotation, check the Secret holds the new value",
+  7000222:
+    'the client secret has expired: create a new one on the app registration ("Certificates & secrets"), put it in the Secret (kubectl create secret generic ... --dry-run=client -o yaml | kubectl apply -f -), the sidecar picks it up without a restart',
+  700027:
+    'the certificate is not registered on the app (or has expired there): upload the certificate (its public part) to the app registration\'s "Certificates & secrets", or put the registered certificate in the Secret; for subject-name/issuer trust, also send the chain (--send-certificate-chain)',
   7000218: 'the request carried no credential: give the sidecar a federated token file, a client secret or a client certificate',
   1002012: 'the scope must be a resource followed by /.default, e.g. https://storage.azure.com/.default',
 };
@@ -55,11 +59,14 @@ export function classifyErrorResponse(res: RawResponse, nowMs: number = Date.now
     });
   }
   if (!parsed || (parsed.error === undefined && aadsts === undefined)) {
-    return new ExchangeError(`Entra's token endpoint answered HTTP ${res.status} with a body that is not Entra's JSON (a proxy in between?): ${excerpt(res.body)}`, {
-      retryable: true,
-      reason: res.status >= 200 && res.status < 300 ? 'malformed_response' : `http_${res.status}`,
-      status: res.status,
-    });
+    return new ExchangeError(
+      `Entra's token endpoint answered HTTP ${res.status} with a body that is not Entra's JSON (a proxy in between?): ${excerpt(res.body)}`,
+      {
+        retryable: true,
+        reason: res.status >= 200 && res.status < 300 ? 'malformed_response' : `http_${res.status}`,
+        status: res.status,
+      },
+    );
   }
   const fix = aadsts !== undefined ? FIXES[aadsts] : undefined;
   const text = description ?? parsed.error ?? 'unknown error';

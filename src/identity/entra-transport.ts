@@ -4,9 +4,16 @@ import { ExchangeError } from './errors.js';
 import { classifyErrorResponse, type RawResponse } from './entra-response.js';
 
 const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_NOT_YET_VALID', 'ERR_SSL_WRONG_VERSION_NUMBER',
-  'EPROTO', 'ERR_TLS_HANDSHAKE_TIMEOUT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_NOT_YET_VALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
 ]);
 
 /**
@@ -87,7 +94,10 @@ function networkFailure(err: unknown, timeoutMs: number): ExchangeError {
     return new ExchangeError(`no answer from Entra within ${timeoutMs / 1000} s; will retry`, { retryable: true, reason: 'timeout' });
   }
   if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(message)) {
-    return new ExchangeError(`TLS failure talking to Entra (${code || message}): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry`, { retryable: true, reason: 'tls' });
+    return new ExchangeError(
+      `TLS failure talking to Entra (${code || message}): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry`,
+      { retryable: true, reason: 'tls' },
+    );
   }
   return new ExchangeError(`cannot reach Entra (${code || message}); will retry`, { retryable: true, reason: 'network' });
 }

@@ -102,9 +102,18 @@ export function createExchange(o: ExchangeOptions): Exchange {
       }
       case 'client_certificate': {
         const cert = await (certificates as CertificateLoader).load();
-        lastCredential = { source: 'client_certificate', thumbprintSha256: cert.thumbprintSha256, notAfterMs: cert.notAfterMs, subject: cert.subject, worldReadableKey: cert.worldReadableKey };
+        lastCredential = {
+          source: 'client_certificate',
+          thumbprintSha256: cert.thumbprintSha256,
+          notAfterMs: cert.notAfterMs,
+          subject: cert.subject,
+          worldReadableKey: cert.worldReadableKey,
+        };
         return new ConfidentialClientApplication({
-          auth: { ...auth, clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.privateKeyPem, ...(c.sendChain ? { x5c: cert.chainPem } : {}) } },
+          auth: {
+            ...auth,
+            clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.privateKeyPem, ...(c.sendChain ? { x5c: cert.chainPem } : {}) },
+          },
           system,
         });
       }

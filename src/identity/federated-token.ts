@@ -29,8 +29,13 @@ export async function readFederatedToken(file: string, nowMs: number = Date.now(
     raw = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FederatedTokenError(file, 'does not exist: check the projected service-account token volume is mounted and AZURE_FEDERATED_TOKEN_FILE points at it');
-    if (code === 'EACCES' || code === 'EPERM') throw new FederatedTokenError(file, 'is not readable by this user: check the volume permissions (fsGroup) or the container user');
+    if (code === 'ENOENT')
+      throw new FederatedTokenError(
+        file,
+        'does not exist: check the projected service-account token volume is mounted and AZURE_FEDERATED_TOKEN_FILE points at it',
+      );
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new FederatedTokenError(file, 'is not readable by this user: check the volume permissions (fsGroup) or the container user');
     if (code === 'EISDIR') throw new FederatedTokenError(file, 'is a folder: AZURE_FEDERATED_TOKEN_FILE must name the token file itself');
     throw new FederatedTokenError(file, `cannot be read (${code ?? 'unknown error'})`);
   }
@@ -39,7 +44,10 @@ export async function readFederatedToken(file: string, nowMs: number = Date.now(
   const claims = decodeClaims(token);
   if (!claims) throw new FederatedTokenError(file, 'does not hold a JWT: it must be a projected service-account token (serviceAccountToken volume source)');
   if (typeof claims.exp === 'number' && claims.exp * 1000 <= nowMs) {
-    throw new FederatedTokenError(file, `holds a token that expired at ${new Date(claims.exp * 1000).toISOString()}: kubelet should rotate it; check the kubelet and the volume's expirationSeconds`);
+    throw new FederatedTokenError(
+      file,
+      `holds a token that expired at ${new Date(claims.exp * 1000).toISOString()}: kubelet should rotate it; check the kubelet and the volume's expirationSeconds`,
+    );
   }
   return { token, claims };
 }

@@ -63,7 +63,12 @@ export function firstRefreshDelayMs(token: AccessToken, nowMs: number, random: (
  * @example
  * backoffDelayMs(1, err, Math.random) // in [100 ms, 1 s) for a transient error
  */
-export function backoffDelayMs(failures: number, error: Pick<ExchangeError, 'retryable' | 'retryAfterMs'>, random: () => number, policy: RefreshPolicy = DEFAULT_REFRESH_POLICY): number {
+export function backoffDelayMs(
+  failures: number,
+  error: Pick<ExchangeError, 'retryable' | 'retryAfterMs'>,
+  random: () => number,
+  policy: RefreshPolicy = DEFAULT_REFRESH_POLICY,
+): number {
   if (!error.retryable) return policy.backoffCapMs;
   const ceiling = Math.min(policy.backoffCapMs, policy.backoffBaseMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
   const drawn = Math.max(policy.backoffBaseMs / 10, random() * ceiling);

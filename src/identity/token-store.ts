@@ -175,7 +175,18 @@ export class TokenStore {
   }
 
   private newEntry(scope: string, name: string | undefined): Entry {
-    return { name, scope, token: undefined, expiresOnMs: undefined, consecutiveFailures: 0, lastError: undefined, nextAttemptAtMs: undefined, inflight: undefined, timer: undefined, lastUsedMs: this.o.clock.now() };
+    return {
+      name,
+      scope,
+      token: undefined,
+      expiresOnMs: undefined,
+      consecutiveFailures: 0,
+      lastError: undefined,
+      nextAttemptAtMs: undefined,
+      inflight: undefined,
+      timer: undefined,
+      lastUsedMs: this.o.clock.now(),
+    };
   }
 
   private makeRoomForOnDemand(): void {

@@ -5,7 +5,7 @@ import { runOnce, startSidecar } from './main.js';
 
 export const SIDECAR_HELP = renderHelp(
   'entra-sidecar sidecar [--once] [options]',
-  'Exchanges the pod\'s projected service-account token for Entra access tokens, keeps them fresh,\nwrites them as files and serves them on a loopback managed-identity endpoint.',
+  "Exchanges the pod's projected service-account token for Entra access tokens, keeps them fresh,\nwrites them as files and serves them on a loopback managed-identity endpoint.",
   SIDECAR_OPTIONS,
 );
 

@@ -46,7 +46,12 @@ export function createHealthServer(o: HealthOptions): http.Server {
     if (path === '/readyz') {
       const r = o.readiness();
       o.metrics.ready.set(r.ready ? 1 : 0);
-      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', targets: r.targets, ...(r.files.length > 0 ? { files: r.files } : {}), ...(r.credential ? { credential: r.credential } : {}) });
+      return json(r.ready ? 200 : 503, {
+        status: r.ready ? 'ready' : 'not ready',
+        targets: r.targets,
+        ...(r.files.length > 0 ? { files: r.files } : {}),
+        ...(r.credential ? { credential: r.credential } : {}),
+      });
     }
     if (path === '/metrics') {
       o.metrics.ready.set(o.readiness().ready ? 1 : 0);

@@ -31,7 +31,13 @@ export interface RunningSidecar {
  */
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
-  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, credential: config.credential, timeoutMs: config.exchangeTimeoutMs });
+  const exchange = createExchange({
+    clientId: config.clientId,
+    tenantId: config.tenantId,
+    authorityHost: config.authorityHost,
+    credential: config.credential,
+    timeoutMs: config.exchangeTimeoutMs,
+  });
   metrics.credentialInfo.labels(sourceName(config.credential)).set(1);
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
@@ -60,7 +66,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       } catch (err) {
         metrics.fileWriteErrors.labels(name).inc();
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        log.error({ target: name, dir: config.tokenDir, code }, `cannot write token files for ${name} in ${config.tokenDir} (${code}): the endpoint keeps serving; the old files stay as they were`);
+        log.error(
+          { target: name, dir: config.tokenDir, code },
+          `cannot write token files for ${name} in ${config.tokenDir} (${code}): the endpoint keeps serving; the old files stay as they were`,
+        );
       }
       // the files rendered from this target's token, each rewritten with the newest tokens
       await rendered.tokenChanged(name, token);
@@ -84,7 +93,16 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         metrics.refreshDuration.labels(target).observe(durationMs / 1000);
         if (entry.name !== undefined) metrics.tokenExpiry.labels(entry.name).set(Math.floor(token.expiresOnMs / 1000));
         metrics.tokensHeld.set(store.heldCount());
-        log.info({ target, scope: entry.scope, expiresOn: new Date(token.expiresOnMs).toISOString(), durationMs, nextRefreshInS: entry.nextAttemptAtMs ? Math.round((entry.nextAttemptAtMs - Date.now()) / 1000) : undefined }, 'token refreshed');
+        log.info(
+          {
+            target,
+            scope: entry.scope,
+            expiresOn: new Date(token.expiresOnMs).toISOString(),
+            durationMs,
+            nextRefreshInS: entry.nextAttemptAtMs ? Math.round((entry.nextAttemptAtMs - Date.now()) / 1000) : undefined,
+          },
+          'token refreshed',
+        );
         if (entry.name !== undefined) writeFiles(entry.name, token);
       },
       failed(entry, error, durationMs, retryInMs) {
@@ -103,7 +121,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       },
       assertionRetried(entry, error) {
         metrics.exchangeErrors.labels(label(entry), error.reason).inc();
-        log.warn({ target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts }, `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.credential.kind === 'federated' ? config.credential.tokenFile : 'the token file'} again and retrying at once`);
+        log.warn(
+          { target: label(entry), scope: entry.scope, reason: error.reason, aadsts: error.aadsts },
+          `Entra refused the service-account token as expired or not yet valid (AADSTS700024): reading ${config.credential.kind === 'federated' ? config.credential.tokenFile : 'the token file'} again and retrying at once`,
+        );
       },
       newScopeRefused(scope, retryInMs) {
         metrics.newScopesRefused.inc();
@@ -111,7 +132,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
         const now = Date.now();
         if (now - lastBudgetLogMs < 60_000) return;
         lastBudgetLogMs = now;
-        log.warn({ scope, retryInS: Math.ceil(retryInMs / 1000), burst: config.newScopeBudget.burst, perMinute: config.newScopeBudget.perMinute }, 'new-scope budget used up: requests for scopes not held get 503 until it refills (counted in entra_sidecar_new_scopes_refused_total; further lines suppressed for a minute)');
+        log.warn(
+          { scope, retryInS: Math.ceil(retryInMs / 1000), burst: config.newScopeBudget.burst, perMinute: config.newScopeBudget.perMinute },
+          'new-scope budget used up: requests for scopes not held get 503 until it refills (counted in entra_sidecar_new_scopes_refused_total; further lines suppressed for a minute)',
+        );
       },
       evicted(scope) {
         metrics.tokensHeld.set(store.heldCount());
@@ -127,17 +151,33 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       const e = byScope.get(t.scope);
       const held = e?.expiresOnMs !== undefined && e.expiresOnMs > now;
       const fileWritten = (written.get(t.name) ?? 0) > now;
-      return { name: t.name, scope: t.scope, ready: held && fileWritten, expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined, fileWritten, lastError: e?.lastError?.message };
+      return {
+        name: t.name,
+        scope: t.scope,
+        ready: held && fileWritten,
+        expiresOn: e?.expiresOnMs ? new Date(e.expiresOnMs).toISOString() : undefined,
+        fileWritten,
+        lastError: e?.lastError?.message,
+      };
     });
     const c = exchange.lastCredential();
-    const credential = { source: sourceName(config.credential), ...(c?.thumbprintSha256 ? { thumbprintSha256: c.thumbprintSha256, notAfter: new Date(c.notAfterMs ?? 0).toISOString() } : {}) };
+    const credential = {
+      source: sourceName(config.credential),
+      ...(c?.thumbprintSha256 ? { thumbprintSha256: c.thumbprintSha256, notAfter: new Date(c.notAfterMs ?? 0).toISOString() } : {}),
+    };
     const files = rendered.readiness(now);
     return { ready: targets.every((t) => t.ready) && files.every((f) => f.ready), targets, files, credential };
   };
 
   const endpoint = createEndpointServer({
-    store, clientId: config.clientId, identityHeader: config.identityHeader ?? '', allowedScopes: config.allowedScopes,
-    identityResourceId: config.identityResourceId, flavours: config.flavours, metrics, log,
+    store,
+    clientId: config.clientId,
+    identityHeader: config.identityHeader ?? '',
+    allowedScopes: config.allowedScopes,
+    identityResourceId: config.identityResourceId,
+    flavours: config.flavours,
+    metrics,
+    log,
   });
   const health = createHealthServer({ metrics, readiness });
   await listen(endpoint, config.listen.host, config.listen.port, 'ENTRA_SIDECAR_LISTEN');
@@ -147,7 +187,16 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     const a = s.address();
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: '', port: 0 };
   };
-  log.info({ endpoint: address(endpoint), health: address(health), targets: config.targets.map((t) => t.name), authorityHost: config.authorityHost, credential: sourceName(config.credential) }, 'sidecar started');
+  log.info(
+    {
+      endpoint: address(endpoint),
+      health: address(health),
+      targets: config.targets.map((t) => t.name),
+      authorityHost: config.authorityHost,
+      credential: sourceName(config.credential),
+    },
+    'sidecar started',
+  );
 
   return {
     endpointAddress: () => address(endpoint),
@@ -175,42 +224,51 @@ const ONCE_ATTEMPTS = 4;
  * container that fails is restarted, but slowly).
  */
 export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
-  const exchange = createExchange({ clientId: config.clientId, tenantId: config.tenantId, authorityHost: config.authorityHost, credential: config.credential, timeoutMs: config.exchangeTimeoutMs });
+  const exchange = createExchange({
+    clientId: config.clientId,
+    tenantId: config.tenantId,
+    authorityHost: config.authorityHost,
+    credential: config.credential,
+    timeoutMs: config.exchangeTimeoutMs,
+  });
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
   let warned = false;
   const failures: string[] = [];
   const rendered = new RenderedFiles({ dir: config.tokenDir, files: config.files, fileMode: config.fileMode, log });
-  await Promise.all(config.targets.map(async (t) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const token = await exchange(t.scope).finally(() => {
-          const key = exchange.lastCredential()?.worldReadableKey;
-          if (key && !warned) {
-            warned = true;
-            log.warn({ file: key }, worldReadableWarning(key));
+  await Promise.all(
+    config.targets.map(async (t) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const token = await exchange(t.scope).finally(() => {
+            const key = exchange.lastCredential()?.worldReadableKey;
+            if (key && !warned) {
+              warned = true;
+              log.warn({ file: key }, worldReadableWarning(key));
+            }
+          });
+          await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
+          await rendered.tokenChanged(t.name, token);
+          log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
+          return;
+        } catch (err) {
+          const retryable = err instanceof ExchangeError ? err.retryable : false;
+          const message = err instanceof Error ? err.message : String(err);
+          if (retryable && attempt < ONCE_ATTEMPTS && err instanceof ExchangeError) {
+            const waitMs = Math.min(backoffDelayMs(attempt, err, Math.random, config.refreshPolicy), config.refreshPolicy.backoffCapMs);
+            log.warn({ target: t.name, attempt, retryInMs: waitMs }, `token fetch failed, retrying: ${message}`);
+            await new Promise((r) => setTimeout(r, waitMs));
+            continue;
           }
-        });
-        await writeTokenFiles(config.tokenDir, t.name, token, config.fileMode);
-        await rendered.tokenChanged(t.name, token);
-        log.info({ target: t.name, scope: t.scope, expiresOn: new Date(token.expiresOnMs).toISOString() }, 'token written');
-        return;
-      } catch (err) {
-        const retryable = err instanceof ExchangeError ? err.retryable : false;
-        const message = err instanceof Error ? err.message : String(err);
-        if (retryable && attempt < ONCE_ATTEMPTS && err instanceof ExchangeError) {
-          const waitMs = Math.min(backoffDelayMs(attempt, err, Math.random, config.refreshPolicy), config.refreshPolicy.backoffCapMs);
-          log.warn({ target: t.name, attempt, retryInMs: waitMs }, `token fetch failed, retrying: ${message}`);
-          await new Promise((r) => setTimeout(r, waitMs));
-          continue;
+          if (err instanceof ExchangeError)
+            log.error(failureFields(t.name, { scope: t.scope }, err, undefined, exchange, config), `token fetch failed: ${message}`);
+          else log.error({ target: t.name }, `cannot write token files: ${message}`);
+          failures.push(`${t.name}: ${message}`);
+          return;
         }
-        if (err instanceof ExchangeError) log.error(failureFields(t.name, { scope: t.scope }, err, undefined, exchange, config), `token fetch failed: ${message}`);
-        else log.error({ target: t.name }, `cannot write token files: ${message}`);
-        failures.push(`${t.name}: ${message}`);
-        return;
       }
-    }
-  }));
+    }),
+  );
   exchange.close();
   await rendered.settled();
   // a file is missing when its render failed, or when a target it reads failed (reported above)
@@ -219,14 +277,31 @@ export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok:
 }
 
 /** Log fields for a failed exchange; for a federation mismatch, the assertion's iss/sub/aud. */
-function failureFields(target: string, entry: { scope: string }, error: ExchangeError, retryInMs: number | undefined, exchange: Exchange, config: SidecarConfig): Record<string, unknown> {
-  const fields: Record<string, unknown> = { target, scope: entry.scope, reason: error.reason, retryable: error.retryable, status: error.status, aadsts: error.aadsts, retryInS: retryInMs !== undefined ? Math.round(retryInMs / 1000) : undefined };
+function failureFields(
+  target: string,
+  entry: { scope: string },
+  error: ExchangeError,
+  retryInMs: number | undefined,
+  exchange: Exchange,
+  config: SidecarConfig,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    target,
+    scope: entry.scope,
+    reason: error.reason,
+    retryable: error.retryable,
+    status: error.status,
+    aadsts: error.aadsts,
+    retryInS: retryInMs !== undefined ? Math.round(retryInMs / 1000) : undefined,
+  };
   if (!error.retryable) {
     const a = exchange.lastAssertion();
     fields.clientId = config.clientId;
     fields.tenantId = config.tenantId;
     const c = exchange.lastCredential();
-    fields.credential = c?.thumbprintSha256 ? { source: c.source, thumbprintSha256: c.thumbprintSha256, subject: c.subject, notAfter: new Date(c.notAfterMs ?? 0).toISOString() } : { source: sourceName(config.credential) };
+    fields.credential = c?.thumbprintSha256
+      ? { source: c.source, thumbprintSha256: c.thumbprintSha256, subject: c.subject, notAfter: new Date(c.notAfterMs ?? 0).toISOString() }
+      : { source: sourceName(config.credential) };
     if (a && config.credential.kind === 'federated') fields.assertionClaims = { iss: a.iss, sub: a.sub, aud: a.aud };
   }
   return fields;
@@ -261,7 +336,11 @@ function worldReadableWarning(file: string): string {
 function listen(server: http.Server, host: string, port: number, setting: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new ListenError(`${setting}: cannot listen on ${host}:${port} (${err.code ?? err.message})${err.code === 'EADDRINUSE' ? ': another process uses that port; pick another with ' + setting : ''}`));
+      reject(
+        new ListenError(
+          `${setting}: cannot listen on ${host}:${port} (${err.code ?? err.message})${err.code === 'EADDRINUSE' ? ': another process uses that port; pick another with ' + setting : ''}`,
+        ),
+      );
     };
     server.once('error', onError);
     server.listen(port, host, () => {
@@ -291,4 +370,3 @@ function closeServer(server: http.Server): Promise<void> {
     server.closeIdleConnections();
   });
 }
-

@@ -1,5 +1,12 @@
 import {
-  MAX_RENDERED_BYTES, targetsUsed, type DotenvSpec, type FileSpec, type PgpassSpec, type TemplateFilter, type TemplateSpec, type TokenRef,
+  MAX_RENDERED_BYTES,
+  targetsUsed,
+  type DotenvSpec,
+  type FileSpec,
+  type PgpassSpec,
+  type TemplateFilter,
+  type TemplateSpec,
+  type TokenRef,
 } from '../contract/rendered-files.js';
 
 /** What a rendered file can read of a target's current token. */
@@ -62,7 +69,8 @@ export function escapePgpassField(value: string, wildcard: boolean): string {
 
 function renderPgpass(spec: PgpassSpec, tokens: ReadonlyMap<string, TokenFacts>): Rendered {
   const password = facts(tokens, spec.target).token;
-  if (/[\r\n]/.test(password)) return { ok: false, problem: `cannot hold the token of target ${spec.target}: it has a line break, and a password file entry is one line` };
+  if (/[\r\n]/.test(password))
+    return { ok: false, problem: `cannot hold the token of target ${spec.target}: it has a line break, and a password file entry is one line` };
   const fields = [spec.host, spec.port, spec.database, spec.user].map((f) => escapePgpassField(f, true));
   return { ok: true, content: `${[...fields, escapePgpassField(password, false)].join(':')}\n` };
 }
@@ -82,7 +90,11 @@ function renderDotenv(spec: DotenvSpec, tokens: ReadonlyMap<string, TokenFacts>)
   const lines: string[] = [];
   for (const e of spec.entries) {
     const quoted = dotenvValue(valueFor(e.ref, tokens));
-    if (quoted === undefined) return { ok: false, problem: `cannot write ${e.variable}: the ${e.ref.field} of target ${e.ref.target} has a ', \\, $ or control character, which dotenv readers do not read back alike` };
+    if (quoted === undefined)
+      return {
+        ok: false,
+        problem: `cannot write ${e.variable}: the ${e.ref.field} of target ${e.ref.target} has a ', \\, $ or control character, which dotenv readers do not read back alike`,
+      };
     lines.push(`${e.variable}=${quoted}\n`);
   }
   return { ok: true, content: lines.join('') };

@@ -58,13 +58,21 @@ export class RenderedFiles {
 
   /** Problems of the last attempt per file (for `--once`), empty when every file is written. */
   failures(): string[] {
-    return this.o.files.filter((f) => !this.written.has(f.name)).map((f) => `${f.name}: ${this.lastError.get(f.name) ?? 'not rendered: a target it reads has no token'}`);
+    return this.o.files
+      .filter((f) => !this.written.has(f.name))
+      .map((f) => `${f.name}: ${this.lastError.get(f.name) ?? 'not rendered: a target it reads has no token'}`);
   }
 
   readiness(nowMs: number): FileReadiness[] {
     return this.o.files.map((f) => {
       const until = this.written.get(f.name);
-      return { name: f.name, kind: f.kind, ready: until !== undefined && until > nowMs, expiresOn: until !== undefined ? new Date(until).toISOString() : undefined, lastError: this.lastError.get(f.name) };
+      return {
+        name: f.name,
+        kind: f.kind,
+        ready: until !== undefined && until > nowMs,
+        expiresOn: until !== undefined ? new Date(until).toISOString() : undefined,
+        lastError: this.lastError.get(f.name),
+      };
     });
   }
 

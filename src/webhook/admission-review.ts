@@ -54,13 +54,17 @@ export function parseAdmissionReview(value: unknown): { ok: true; request: Admis
   if (!isObject(value)) return { ok: false, problem: 'the body must be a JSON AdmissionReview object' };
   if (value.kind !== 'AdmissionReview') return { ok: false, problem: `kind must be AdmissionReview, got ${describe(value.kind)}` };
   if (value.apiVersion !== ADMISSION_API_VERSION) {
-    return { ok: false, problem: `apiVersion must be ${ADMISSION_API_VERSION} (set admissionReviewVersions: ["v1"] in the webhook configuration), got ${describe(value.apiVersion)}` };
+    return {
+      ok: false,
+      problem: `apiVersion must be ${ADMISSION_API_VERSION} (set admissionReviewVersions: ["v1"] in the webhook configuration), got ${describe(value.apiVersion)}`,
+    };
   }
   const req = value.request;
   if (!isObject(req)) return { ok: false, problem: 'request must be an object' };
   if (typeof req.uid !== 'string' || req.uid === '' || req.uid.length > 256) return { ok: false, problem: 'request.uid must be a non-empty string' };
   const kind = req.kind;
-  const gvk = isObject(kind) && typeof kind.kind === 'string' ? { group: String(kind.group ?? ''), version: String(kind.version ?? ''), kind: kind.kind } : undefined;
+  const gvk =
+    isObject(kind) && typeof kind.kind === 'string' ? { group: String(kind.group ?? ''), version: String(kind.version ?? ''), kind: kind.kind } : undefined;
   return {
     ok: true,
     request: {

@@ -45,7 +45,6 @@ export const AZURE_WORKLOAD_IDENTITY = {
 export const INJECTED_LABEL = 'entra-sidecar.io/injected';
 export const STATUS_INJECTED = 'injected';
 
-
 /** How the sidecar is placed in one pod. */
 export type InjectionMode = 'native' | 'container' | 'init-only';
 export const INJECTION_MODES: readonly InjectionMode[] = ['native', 'container', 'init-only'];
@@ -84,7 +83,9 @@ const quantityRecord = (example: string): WithParser<{ text: string; value: numb
   parse: (raw) => {
     const text = raw.trim();
     const value = parseQuantity(text);
-    return value !== undefined && value > 0 ? { ok: true, value: { text, value } } : { ok: false, problem: `must be a Kubernetes quantity above 0 such as ${example}, got ${quoted(raw)}` };
+    return value !== undefined && value > 0
+      ? { ok: true, value: { text, value } }
+      : { ok: false, problem: `must be a Kubernetes quantity above 0 such as ${example}, got ${quoted(raw)}` };
   },
 });
 
@@ -97,7 +98,13 @@ const boolRecord: WithParser<boolean> = {
 
 /** Every annotation's record, by the name its key has in ANNOTATION. */
 export const ANNOTATION_RECORDS = {
-  inject: { key: ANNOTATION.inject, on: 'pod', default: 'absent (no injection)', accepted: '`true` (case-insensitive); anything else means no', meaning: 'opt the pod in' },
+  inject: {
+    key: ANNOTATION.inject,
+    on: 'pod',
+    default: 'absent (no injection)',
+    accepted: '`true` (case-insensitive); anything else means no',
+    meaning: 'opt the pod in',
+  },
   clientId: {
     key: ANNOTATION.clientId,
     on: 'pod, else ServiceAccount',
@@ -129,7 +136,8 @@ export const ANNOTATION_RECORDS = {
     on: 'pod',
     default: 'none',
     accepted: `\`pgpass …\`, \`dotenv …\` or \`template …\` (see [Passwords for tools](#passwords-for-tools)); at most ${MAX_FILES} files`,
-    meaning: 'a file `<mount-path>/<name>` rendered from the tokens in the shape a tool reads (libpq password file, dotenv, free template), rewritten on every refresh; a `pgpass` file makes the sidecar run as the app containers\' `runAsUser`',
+    meaning:
+      "a file `<mount-path>/<name>` rendered from the tokens in the shape a tool reads (libpq password file, dotenv, free template), rewritten on every refresh; a `pgpass` file makes the sidecar run as the app containers' `runAsUser`",
   },
   tokenExpiration: {
     key: ANNOTATION.tokenExpiration,
@@ -140,7 +148,7 @@ export const ANNOTATION_RECORDS = {
     on: 'pod',
     default: String(TOKEN_EXPIRATION_MIN),
     accepted: `whole seconds, ${TOKEN_EXPIRATION_MIN}–${TOKEN_EXPIRATION_MAX}`,
-    meaning: "`expirationSeconds` of the projected service-account token the sidecar exchanges",
+    meaning: '`expirationSeconds` of the projected service-account token the sidecar exchanges',
   },
   skipContainers: {
     key: ANNOTATION.skipContainers,
@@ -154,7 +162,9 @@ export const ANNOTATION_RECORDS = {
     key: ANNOTATION.mode,
     parse: (raw: string): AnnotationParse<InjectionMode> => {
       const v = raw.trim().toLowerCase();
-      return (INJECTION_MODES as readonly string[]).includes(v) ? { ok: true, value: v as InjectionMode } : { ok: false, problem: `must be one of ${INJECTION_MODES.join(', ')}, got ${quoted(raw)}` };
+      return (INJECTION_MODES as readonly string[]).includes(v)
+        ? { ok: true, value: v as InjectionMode }
+        : { ok: false, problem: `must be one of ${INJECTION_MODES.join(', ')}, got ${quoted(raw)}` };
     },
     on: 'pod',
     default: '`native` on Kubernetes ≥ 1.32, else `container`; `init-only` instead of `container` when `restartPolicy` is not `Always` (Jobs)',
@@ -171,7 +181,10 @@ export const ANNOTATION_RECORDS = {
       if (n === settings.healthPort) return { ok: false, problem: `must differ from the sidecar health port ${settings.healthPort}` };
       return { ok: true, value: n };
     },
-    on: 'pod', default: 'webhook `--sidecar-port` (42350)', accepted: '1024–65535, not the health port', meaning: 'loopback port of the token endpoint',
+    on: 'pod',
+    default: 'webhook `--sidecar-port` (42350)',
+    accepted: '1024–65535, not the health port',
+    meaning: 'loopback port of the token endpoint',
   },
   mountPath: {
     key: ANNOTATION.mountPath,
@@ -188,17 +201,26 @@ export const ANNOTATION_RECORDS = {
   cpuRequest: {
     key: ANNOTATION.cpuRequest,
     ...quantityRecord('10m or 0.1'),
-    on: 'pod', default: 'webhook `--sidecar-cpu-request` (10m)', accepted: 'a Kubernetes quantity above 0', meaning: "sidecar's CPU request",
+    on: 'pod',
+    default: 'webhook `--sidecar-cpu-request` (10m)',
+    accepted: 'a Kubernetes quantity above 0',
+    meaning: "sidecar's CPU request",
   },
   memoryRequest: {
     key: ANNOTATION.memoryRequest,
     ...quantityRecord('48Mi or 128M'),
-    on: 'pod', default: 'webhook `--sidecar-memory-request` (48Mi)', accepted: 'a quantity above 0, at most the memory limit', meaning: "sidecar's memory request",
+    on: 'pod',
+    default: 'webhook `--sidecar-memory-request` (48Mi)',
+    accepted: 'a quantity above 0, at most the memory limit',
+    meaning: "sidecar's memory request",
   },
   memoryLimit: {
     key: ANNOTATION.memoryLimit,
     ...quantityRecord('48Mi or 128M'),
-    on: 'pod', default: 'webhook `--sidecar-memory-limit` (96Mi)', accepted: 'a quantity, at least the memory request', meaning: "sidecar's memory limit",
+    on: 'pod',
+    default: 'webhook `--sidecar-memory-limit` (96Mi)',
+    accepted: 'a quantity, at least the memory request',
+    meaning: "sidecar's memory limit",
   },
   injectEnv: {
     key: ANNOTATION.injectEnv,
@@ -211,23 +233,35 @@ export const ANNOTATION_RECORDS = {
   msiEndpoint: {
     key: ANNOTATION.msiEndpoint,
     ...boolRecord,
-    on: 'pod', default: 'false', accepted: '`true` or `false`', meaning: '`true`: also set `MSI_ENDPOINT` (same URL), for the Azure CLI',
+    on: 'pod',
+    default: 'false',
+    accepted: '`true` or `false`',
+    meaning: '`true`: also set `MSI_ENDPOINT` (same URL), for the Azure CLI',
   },
   clientSecret: {
     key: ANNOTATION.clientSecret,
     on: 'pod',
     default: 'absent (federation)',
-    accepted: '`<secret-name>[/<key>]`: a Secret in the pod\'s namespace; key default `client-secret`',
-    meaning: 'clusters without federation: the sidecar authenticates with the client secret in that key, mounted read-only into the sidecar only; no service-account token is mounted',
+    accepted: "`<secret-name>[/<key>]`: a Secret in the pod's namespace; key default `client-secret`",
+    meaning:
+      'clusters without federation: the sidecar authenticates with the client secret in that key, mounted read-only into the sidecar only; no service-account token is mounted',
   },
   clientCertificate: {
     key: ANNOTATION.clientCertificate,
     on: 'pod',
     default: 'absent (federation)',
     accepted: '`<secret-name>` (a `kubernetes.io/tls` Secret) or `<secret-name>/<key>` (PEM with certificate and key, or PKCS#12 without password)',
-    meaning: 'clusters without federation: the sidecar authenticates with this certificate (SHA-256 thumbprint), mounted read-only into the sidecar only; not together with `client-secret` or `token-expiration`',
+    meaning:
+      'clusters without federation: the sidecar authenticates with this certificate (SHA-256 thumbprint), mounted read-only into the sidecar only; not together with `client-secret` or `token-expiration`',
   },
-  status: { key: ANNOTATION.status, on: 'pod (written)', default: '', accepted: '`injected`', meaning: 'set by the webhook, with the label `entra-sidecar.io/injected=true`; a later pass checks the sidecar against what it would inject and only tops up containers added since. A pod that carries either without the webhook\'s work is denied' },
+  status: {
+    key: ANNOTATION.status,
+    on: 'pod (written)',
+    default: '',
+    accepted: '`injected`',
+    meaning:
+      "set by the webhook, with the label `entra-sidecar.io/injected=true`; a later pass checks the sidecar against what it would inject and only tops up containers added since. A pod that carries either without the webhook's work is denied",
+  },
 } as const satisfies { [K in keyof typeof ANNOTATION]: AnnotationRecord };
 
 /** The annotation table, in README order. */
@@ -398,7 +432,10 @@ export function parseInjectionOptions(
   const tokens = read(ANNOTATION_RECORDS.tokens, []);
 
   let files: Record<string, string> = {};
-  const filesParsed = parseFileAnnotations(pod, tokens.map((t) => t.name));
+  const filesParsed = parseFileAnnotations(
+    pod,
+    tokens.map((t) => t.name),
+  );
   if (!filesParsed.ok) problems.push(...filesParsed.problems);
   else files = filesParsed.value.specs;
 

@@ -16,9 +16,7 @@ export const CLIENT_CREDENTIAL_VOLUME = 'entra-sidecar-client-credential';
  * A pod's client credential: a key of a Secret in the pod's namespace. For a certificate without
  * a key, the Secret is a `kubernetes.io/tls` Secret (`tls.crt` and `tls.key`).
  */
-export type ClientCredentialRef =
-  | { kind: 'client_secret'; secretName: string; key: string }
-  | { kind: 'client_certificate'; secretName: string; key?: string };
+export type ClientCredentialRef = { kind: 'client_secret'; secretName: string; key: string } | { kind: 'client_certificate'; secretName: string; key?: string };
 
 /** A Secret name as Kubernetes accepts it (a DNS-1123 subdomain). */
 const SECRET_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -32,24 +30,36 @@ const SECRET_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
  * @example
  * parseClientCredential({ 'entra-sidecar.io/client-secret': 'my-app-sp/secret' }) // { ok: true, value: { kind: 'client_secret', secretName: 'my-app-sp', key: 'secret' } }
  */
-export function parseClientCredential(annotations: Record<string, string>, federatedOnly: string[]): { ok: true; value: ClientCredentialRef | undefined } | { ok: false; problems: string[] } {
+export function parseClientCredential(
+  annotations: Record<string, string>,
+  federatedOnly: string[],
+): { ok: true; value: ClientCredentialRef | undefined } | { ok: false; problems: string[] } {
   const A = CLIENT_CREDENTIAL_ANNOTATION;
   const secret = annotations[A.clientSecret];
   const certificate = annotations[A.clientCertificate];
   if (secret === undefined && certificate === undefined) return { ok: true, value: undefined };
   const problems: string[] = [];
   if (secret !== undefined && certificate !== undefined) {
-    problems.push(`annotations ${A.clientSecret} and ${A.clientCertificate} are both set, but the sidecar uses exactly one credential: keep one (a certificate is the safer choice)`);
+    problems.push(
+      `annotations ${A.clientSecret} and ${A.clientCertificate} are both set, but the sidecar uses exactly one credential: keep one (a certificate is the safer choice)`,
+    );
   }
   const key = secret !== undefined ? A.clientSecret : A.clientCertificate;
   const raw = (secret ?? certificate) as string;
   const m = /^([^/]*)(?:\/(.*))?$/.exec(raw.trim()) as RegExpExecArray;
   const name = m[1] as string;
   const dataKey = m[2];
-  if (!SECRET_NAME.test(name)) problems.push(`annotation ${key} must be <secret-name>[/<key>] with the name of a Secret in the pod's namespace (lowercase letters, digits, '-' and '.'), got "${truncate(raw)}"`);
-  if (dataKey !== undefined && !isSecretKey(dataKey)) problems.push(`annotation ${key}: the key after '/' must be a Secret data key (letters, digits, '-', '_' and '.'), got "${truncate(raw)}"`);
+  if (!SECRET_NAME.test(name))
+    problems.push(
+      `annotation ${key} must be <secret-name>[/<key>] with the name of a Secret in the pod's namespace (lowercase letters, digits, '-' and '.'), got "${truncate(raw)}"`,
+    );
+  if (dataKey !== undefined && !isSecretKey(dataKey))
+    problems.push(`annotation ${key}: the key after '/' must be a Secret data key (letters, digits, '-', '_' and '.'), got "${truncate(raw)}"`);
   for (const other of federatedOnly) {
-    if (annotations[other] !== undefined) problems.push(`annotation ${other} applies only to federation (the projected service-account token), but ${key} gives the sidecar a client credential instead: remove ${other}`);
+    if (annotations[other] !== undefined)
+      problems.push(
+        `annotation ${other} applies only to federation (the projected service-account token), but ${key} gives the sidecar a client credential instead: remove ${other}`,
+      );
   }
   if (problems.length > 0) return { ok: false, problems };
   if (secret !== undefined) return { ok: true, value: { kind: 'client_secret', secretName: name, key: dataKey ?? DEFAULT_CLIENT_SECRET_KEY } };

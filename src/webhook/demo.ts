@@ -129,7 +129,13 @@ function summarize(before: Pod, after: Pod): string[] {
   }
   for (const c of after.spec.containers) if (!beforeApp.has(c.name)) lines.push(`+ container ${c.name} (sidecar)`);
   const beforeVolumes = new Set((before.spec.volumes ?? []).map((v) => v.name));
-  for (const v of after.spec.volumes ?? []) if (!beforeVolumes.has(v.name)) lines.push(`+ volume ${v.name} (${Object.keys(v).filter((k) => k !== 'name').join(', ')})`);
+  for (const v of after.spec.volumes ?? [])
+    if (!beforeVolumes.has(v.name))
+      lines.push(
+        `+ volume ${v.name} (${Object.keys(v)
+          .filter((k) => k !== 'name')
+          .join(', ')})`,
+      );
   const all = (p: Pod) => [...(p.spec.initContainers ?? []), ...p.spec.containers];
   const old = new Map(all(before).map((c) => [c.name, c]));
   for (const c of all(after)) {
@@ -138,7 +144,9 @@ function summarize(before: Pod, after: Pod): string[] {
     const env = (c.env ?? []).map((e) => e.name).filter((n) => !(prev.env ?? []).some((e) => e.name === n));
     const mounts = (c.volumeMounts ?? []).filter((m) => !(prev.volumeMounts ?? []).some((p) => p.name === m.name && p.mountPath === m.mountPath));
     if (env.length || mounts.length) {
-      lines.push(`~ ${c.name}: ${[...env.map((n) => `+env ${n}`), ...mounts.map((m) => `+mount ${m.mountPath}${m.readOnly ? ' (read-only)' : ''}`)].join(', ')}`);
+      lines.push(
+        `~ ${c.name}: ${[...env.map((n) => `+env ${n}`), ...mounts.map((m) => `+mount ${m.mountPath}${m.readOnly ? ' (read-only)' : ''}`)].join(', ')}`,
+      );
     }
   }
   return lines;
@@ -156,7 +164,12 @@ function summarize(before: Pod, after: Pod): string[] {
 export async function runWebhookDemo(argv: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { mode: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { mode: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw new ConfigError('demo webhook', `has an invalid argument: ${(err as Error).message.split('\n')[0]}. Run with --help`);
   }
@@ -198,7 +211,11 @@ export async function runWebhookDemo(argv: string[]): Promise<void> {
   }
   const patch = createJsonPatch(pod, outcome.pod);
   out.write(`# ---- after ----\n${await render(outcome.pod, json)}\n`);
-  out.write(`# ---- what changed ----\n${summarize(pod, outcome.pod).map((l) => `# ${l}`).join('\n')}\n`);
+  out.write(
+    `# ---- what changed ----\n${summarize(pod, outcome.pod)
+      .map((l) => `# ${l}`)
+      .join('\n')}\n`,
+  );
   for (const w of outcome.warnings) out.write(`# warning: ${w}\n`);
   out.write(`\n# ---- JSONPatch returned to the API server (${patch.length} operations) ----\n`);
   for (const op of patch) out.write(`${JSON.stringify(op)}\n`);

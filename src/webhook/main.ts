@@ -44,7 +44,8 @@ export interface StartOptions {
 
 function listenOn(server: Server, address: ListenAddress, setting: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(new ConfigError(setting, `could not listen on ${address.host}:${address.port}: ${err.code ?? err.message}`));
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new ConfigError(setting, `could not listen on ${address.host}:${address.port}: ${err.code ?? err.message}`));
     server.once('error', onError);
     server.listen(address.port, address.host, () => {
       server.off('error', onError);
@@ -54,7 +55,10 @@ function listenOn(server: Server, address: ListenAddress, setting: string): Prom
   });
 }
 
-function closeServer(server: { close(cb: () => void): unknown; closeIdleConnections?(): void; closeAllConnections?(): void; listening: boolean }, graceMs: number): Promise<void> {
+function closeServer(
+  server: { close(cb: () => void): unknown; closeIdleConnections?(): void; closeAllConnections?(): void; listening: boolean },
+  graceMs: number,
+): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => server.closeAllConnections?.(), graceMs);
@@ -93,7 +97,10 @@ export async function startWebhook(settings: WebhookSettings, options: StartOpti
     const server = createWebhookServer({ tls, admit, metrics, log });
     const port = await listenOn(server, settings.listen, 'ENTRA_WEBHOOK_LISTEN (--listen)');
     ready = true;
-    log.info({ listen: `${settings.listen.host}:${port}`, health: `${settings.healthListen.host}:${healthPort}`, mode, tls: settings.tls.kind, version: VERSION }, 'webhook ready');
+    log.info(
+      { listen: `${settings.listen.host}:${port}`, health: `${settings.healthListen.host}:${healthPort}`, mode, tls: settings.tls.kind, version: VERSION },
+      'webhook ready',
+    );
     const tlsSource = tls;
     return {
       port,

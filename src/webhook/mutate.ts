@@ -29,10 +29,7 @@ import { passwordFileOwner, runAsUserOf } from './rendered-files.js';
 import type { InjectionOptions } from './annotations.js';
 
 /** What the webhook decided for one pod. A `mutated` pod may equal the input (nothing to add). */
-export type MutationOutcome =
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'denied'; message: string }
-  | { kind: 'mutated'; pod: Pod; warnings: string[] };
+export type MutationOutcome = { kind: 'skipped'; reason: string } | { kind: 'denied'; message: string } | { kind: 'mutated'; pod: Pod; warnings: string[] };
 
 /** The webhook's containers already in a pod, and the mode they reveal. */
 interface ExistingInjection {
@@ -87,7 +84,10 @@ export function mutatePod(pod: Pod, serviceAccount: ServiceAccountRef | undefine
   const annotations = pod.metadata?.annotations ?? {};
   if (!isOptedIn(annotations)) {
     const marks = webhookMarks(pod);
-    if (marks.length > 0) return deny([`it does not opt in (${ANNOTATION.inject}: "true") but carries ${marks.join(', ')}, which only the webhook writes: remove them (${RESERVED_NAMES_HINT})`]);
+    if (marks.length > 0)
+      return deny([
+        `it does not opt in (${ANNOTATION.inject}: "true") but carries ${marks.join(', ')}, which only the webhook writes: remove them (${RESERVED_NAMES_HINT})`,
+      ]);
     return { kind: 'skipped', reason: `no ${ANNOTATION.inject}: "true" annotation` };
   }
   if (pod.spec.hostNetwork === true) {
@@ -105,11 +105,23 @@ function webhookMarks(pod: Pod): string[] {
   const marks: string[] = [];
   if (pod.metadata?.labels?.[INJECTED_LABEL] !== undefined) marks.push(`the label ${INJECTED_LABEL}`);
   if (pod.metadata?.annotations?.[ANNOTATION.status] !== undefined) marks.push(`the annotation ${ANNOTATION.status}`);
-  const containers = [...new Set(allContainers(pod).map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n)))];
+  const containers = [
+    ...new Set(
+      allContainers(pod)
+        .map((c) => c.name)
+        .filter((n) => OWN_CONTAINERS.has(n)),
+    ),
+  ];
   if (containers.length > 0) marks.push(`container(s) ${containers.join(', ')}`);
   const volumes = reservedVolumeNamesInUse(pod);
   if (volumes.length > 0) marks.push(`volume(s) ${volumes.join(', ')}`);
-  const mounts = [...new Set(allContainers(pod).flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)).filter((n) => INJECTED_VOLUME_NAMES.includes(n)))];
+  const mounts = [
+    ...new Set(
+      allContainers(pod)
+        .flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name))
+        .filter((n) => INJECTED_VOLUME_NAMES.includes(n)),
+    ),
+  ];
   if (mounts.length > 0) marks.push(`mounts of ${mounts.join(', ')}`);
   return marks;
 }
@@ -121,8 +133,12 @@ function podProblems(pod: Pod, options: InjectionOptions, settings: MutationSett
     for (const c of allContainers(pod)) {
       if (OWN_CONTAINERS.has(c.name)) continue;
       for (const p of c.ports ?? []) {
-        if (p.containerPort === options.port) problems.push(`container ${c.name} uses port ${options.port}, the sidecar's endpoint port: set ${ANNOTATION.port} to a free port`);
-        if (p.containerPort === settings.healthPort) problems.push(`container ${c.name} uses port ${settings.healthPort}, the sidecar's health port: free it (the webhook's --sidecar-health-port sets it)`);
+        if (p.containerPort === options.port)
+          problems.push(`container ${c.name} uses port ${options.port}, the sidecar's endpoint port: set ${ANNOTATION.port} to a free port`);
+        if (p.containerPort === settings.healthPort)
+          problems.push(
+            `container ${c.name} uses port ${settings.healthPort}, the sidecar's health port: free it (the webhook's --sidecar-health-port sets it)`,
+          );
       }
     }
   }
@@ -141,7 +157,10 @@ function optionsFor(
 ): { ok: true; options: InjectionOptions; passwordFile: boolean; ownerProblem?: string } | { ok: false; problems: string[] } {
   const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
   if (!parsed.ok) return parsed;
-  const files = parseFileSpecs(parsed.value.files, parsed.value.tokens.map((t) => t.name));
+  const files = parseFileSpecs(
+    parsed.value.files,
+    parsed.value.tokens.map((t) => t.name),
+  );
   const passwordFile = files.ok && files.value.some((f) => f.kind === 'pgpass');
   const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
   if (!owner.ok) return { ok: true, options: parsed.value, passwordFile, ownerProblem: owner.problem };
@@ -160,7 +179,9 @@ function injectFresh(
   const { options } = derived;
   const problems: string[] = derived.ownerProblem ? [derived.ownerProblem] : [];
   // ephemeral containers cannot be set on create, but a name in any list is reserved
-  const takenNames = allContainers(pod).map((c) => c.name).filter((n) => OWN_CONTAINERS.has(n));
+  const takenNames = allContainers(pod)
+    .map((c) => c.name)
+    .filter((n) => OWN_CONTAINERS.has(n));
   if (takenNames.length > 0) problems.push(`the container name(s) ${takenNames.join(', ')} are reserved for entra-sidecar: rename the container`);
   const reserved = reservedVolumeNamesInUse(pod);
   if (reserved.length > 0) problems.push(`the volume name(s) ${reserved.join(', ')} are reserved for entra-sidecar: rename the pod's volume`);
@@ -175,7 +196,8 @@ function injectFresh(
     out.spec.initContainers = [buildSidecarContainer(options, settings, identityHeader as string, 'native'), ...inits];
   } else {
     if (options.tokens.length > 0) out.spec.initContainers = [buildOnceInitContainer(options, settings), ...inits];
-    if (options.mode === 'container') out.spec.containers = [buildSidecarContainer(options, settings, identityHeader as string, 'container'), ...out.spec.containers];
+    if (options.mode === 'container')
+      out.spec.containers = [buildSidecarContainer(options, settings, identityHeader as string, 'container'), ...out.spec.containers];
   }
 
   const values: AppEnvValues = { clientId: options.clientId, port: options.port, mountPath: options.mountPath, identityHeader, app: options.app };
@@ -200,7 +222,13 @@ function injectFresh(
  * forgery or a stale copy, and is denied. Then every check of a fresh injection runs, and containers
  * added since get the environment and the mount.
  */
-function topUp(pod: Pod, existing: ExistingInjection, annotations: Record<string, string>, serviceAccount: ServiceAccountRef | undefined, settings: MutationSettings): MutationOutcome {
+function topUp(
+  pod: Pod,
+  existing: ExistingInjection,
+  annotations: Record<string, string>,
+  serviceAccount: ServiceAccountRef | undefined,
+  settings: MutationSettings,
+): MutationOutcome {
   const derived = optionsFor(pod, serviceAccount, annotations, settings);
   if (!derived.ok) return deny(derived.problems);
   const env = new Map((existing.source.env ?? []).map((e) => [e.name, e.value]));
@@ -238,10 +266,17 @@ function sidecarUserFor(pod: Pod, source: Container, options: InjectionOptions, 
 }
 
 /** Where the webhook's containers and volumes differ from what it would inject for this pod now (paths, never values). */
-function earlierInjectionDifferences(pod: Pod, foundMode: InjectionMode, options: InjectionOptions, settings: MutationSettings, identityHeader: string | undefined): string[] {
+function earlierInjectionDifferences(
+  pod: Pod,
+  foundMode: InjectionMode,
+  options: InjectionOptions,
+  settings: MutationSettings,
+  identityHeader: string | undefined,
+): string[] {
   const out: string[] = [];
   if (foundMode !== options.mode) out.push(`the sidecar is placed as mode ${foundMode}, but the pod's annotations and settings give mode ${options.mode}`);
-  if (identityHeader !== undefined && !IDENTITY_HEADER_SHAPE.test(identityHeader)) out.push(`container ${SIDECAR_CONTAINER_NAME}: env ${SIDECAR_ENV.identityHeader} is not a secret the webhook generates`);
+  if (identityHeader !== undefined && !IDENTITY_HEADER_SHAPE.test(identityHeader))
+    out.push(`container ${SIDECAR_CONTAINER_NAME}: env ${SIDECAR_ENV.identityHeader} is not a secret the webhook generates`);
   const header = identityHeader ?? '';
   const expectedInits: Container[] = [];
   const expectedApps: Container[] = [];
@@ -284,7 +319,9 @@ function applyToAppContainers(pod: Pod, mode: InjectionMode, values: AppEnvValue
     if (OWN_CONTAINERS.has(c.name) || skip.has(c.name)) return;
     const problem = addAppMount(c, values.mountPath);
     if (problem) {
-      problems.push(`${problem}, where entra-sidecar mounts the token files: set ${ANNOTATION.mountPath} to another path, or list ${c.name} in ${ANNOTATION.skipContainers}`);
+      problems.push(
+        `${problem}, where entra-sidecar mounts the token files: set ${ANNOTATION.mountPath} to another path, or list ${c.name} in ${ANNOTATION.skipContainers}`,
+      );
       return;
     }
     addEnvIfAbsent(c, appEnv(values, access));
@@ -336,7 +373,8 @@ function processNamespaceWarnings(pod: Pod, options: InjectionOptions): string[]
   const uid = options.runAsUser ?? SIDECAR_UID;
   const why = `processes that see the sidecar's PID and run as its user (${uid}) or hold CAP_SYS_PTRACE can read its environment (the identity header) and its credential through /proc`;
   const out: string[] = [];
-  if (pod.spec.hostPID === true) out.push(`hostPID: true puts the sidecar in the node's PID namespace: ${why}, in any hostPID pod or node process; keep untrusted workloads off hostPID`);
+  if (pod.spec.hostPID === true)
+    out.push(`hostPID: true puts the sidecar in the node's PID namespace: ${why}, in any hostPID pod or node process; keep untrusted workloads off hostPID`);
   else if (pod.spec.shareProcessNamespace === true) out.push(`shareProcessNamespace: true: ${why}, in every container of this pod`);
   return out;
 }

@@ -15,7 +15,7 @@ export const WEBHOOK_OPTIONS: OptionSpec[] = [
   { flag: 'tls-key-file', env: 'ENTRA_WEBHOOK_TLS_KEY_FILE', help: 'serving key (PEM), reloaded when it changes' },
   { flag: 'tls-self-managed', env: 'ENTRA_WEBHOOK_TLS_SELF_MANAGED', boolean: true, help: 'make a CA and certificate, keep them in a Secret, patch caBundle' },
   { flag: 'tls-secret-name', env: 'ENTRA_WEBHOOK_TLS_SECRET_NAME', help: 'self-managed TLS: the Secret holding CA and certificate' },
-  { flag: 'webhook-config-name', env: 'ENTRA_WEBHOOK_CONFIG_NAME', help: "self-managed TLS: the MutatingWebhookConfiguration whose caBundle is set" },
+  { flag: 'webhook-config-name', env: 'ENTRA_WEBHOOK_CONFIG_NAME', help: 'self-managed TLS: the MutatingWebhookConfiguration whose caBundle is set' },
   { flag: 'service-name', env: 'ENTRA_WEBHOOK_SERVICE_NAME', help: "self-managed TLS: the webhook's Service (certificate names)" },
   { flag: 'namespace', env: 'POD_NAMESPACE', help: "the webhook's namespace (self-managed TLS)" },
   { flag: 'default-tenant-id', env: 'ENTRA_WEBHOOK_DEFAULT_TENANT_ID', help: 'tenant for pods whose annotations name none' },
@@ -24,7 +24,12 @@ export const WEBHOOK_OPTIONS: OptionSpec[] = [
   { flag: 'sidecar-image-pull-policy', env: 'ENTRA_WEBHOOK_SIDECAR_IMAGE_PULL_POLICY', help: 'Always, IfNotPresent or Never', defaultText: D.imagePullPolicy },
   { flag: 'mode', env: 'ENTRA_WEBHOOK_MODE', help: 'default mode: native or container', defaultText: 'native on Kubernetes >= 1.32, else container' },
   { flag: 'sidecar-port', env: 'ENTRA_WEBHOOK_SIDECAR_PORT', help: 'loopback token endpoint port', defaultText: String(D.port) },
-  { flag: 'sidecar-health-port', env: 'ENTRA_WEBHOOK_SIDECAR_HEALTH_PORT', help: 'sidecar health and metrics port (entra-metrics)', defaultText: String(D.healthPort) },
+  {
+    flag: 'sidecar-health-port',
+    env: 'ENTRA_WEBHOOK_SIDECAR_HEALTH_PORT',
+    help: 'sidecar health and metrics port (entra-metrics)',
+    defaultText: String(D.healthPort),
+  },
   { flag: 'token-dir', env: 'ENTRA_WEBHOOK_TOKEN_DIR', help: 'where token files appear in containers', defaultText: D.tokenDir },
   { flag: 'sidecar-cpu-request', env: 'ENTRA_WEBHOOK_SIDECAR_CPU_REQUEST', help: 'sidecar CPU request', defaultText: D.cpuRequest },
   { flag: 'sidecar-memory-request', env: 'ENTRA_WEBHOOK_SIDECAR_MEMORY_REQUEST', help: 'sidecar memory request', defaultText: D.memoryRequest },
@@ -74,13 +79,15 @@ export function parseWebhookSettings(argv: string[], env: NodeJS.ProcessEnv): We
 
   const listen = parseListen(str('listen') ?? '0.0.0.0:8443', name('listen'));
   const healthListen = parseListen(str('health-listen') ?? '0.0.0.0:8080', name('health-listen'));
-  if (listen.port !== 0 && listen.port === healthListen.port) throw new ConfigError(name('health-listen'), `must use another port than ${name('listen')} (${listen.port})`);
+  if (listen.port !== 0 && listen.port === healthListen.port)
+    throw new ConfigError(name('health-listen'), `must use another port than ${name('listen')} (${listen.port})`);
 
   let tls: TlsSettings;
   const certFile = str('tls-cert-file');
   const keyFile = str('tls-key-file');
   if (raw['tls-self-managed'] === true) {
-    if (certFile || keyFile) throw new ConfigError(name('tls-self-managed'), `cannot be combined with ${name('tls-cert-file')} / ${name('tls-key-file')}: choose one`);
+    if (certFile || keyFile)
+      throw new ConfigError(name('tls-self-managed'), `cannot be combined with ${name('tls-cert-file')} / ${name('tls-key-file')}: choose one`);
     const need = (flag: string, what: string): string => {
       const v = str(flag);
       if (!v) throw new ConfigError(name(flag), `is required with --tls-self-managed: ${what}`);
@@ -95,7 +102,10 @@ export function parseWebhookSettings(argv: string[], env: NodeJS.ProcessEnv): We
     };
   } else {
     if (!certFile && !keyFile) {
-      throw new ConfigError(name('tls-cert-file'), `and ${name('tls-key-file')} are required (or set --tls-self-managed): the API server only calls webhooks over HTTPS`);
+      throw new ConfigError(
+        name('tls-cert-file'),
+        `and ${name('tls-key-file')} are required (or set --tls-self-managed): the API server only calls webhooks over HTTPS`,
+      );
     }
     if (!certFile) throw new ConfigError(name('tls-cert-file'), `is required with ${name('tls-key-file')}`);
     if (!keyFile) throw new ConfigError(name('tls-key-file'), `is required with ${name('tls-cert-file')}`);
@@ -113,7 +123,8 @@ export function parseWebhookSettings(argv: string[], env: NodeJS.ProcessEnv): We
   if (/\s/.test(image)) throw new ConfigError(name('sidecar-image'), `must be an image reference without spaces, got "${truncate(image)}"`);
 
   const pull = str('sidecar-image-pull-policy') ?? D.imagePullPolicy;
-  if (!['Always', 'IfNotPresent', 'Never'].includes(pull)) throw new ConfigError(name('sidecar-image-pull-policy'), `must be Always, IfNotPresent or Never, got "${truncate(pull)}"`);
+  if (!['Always', 'IfNotPresent', 'Never'].includes(pull))
+    throw new ConfigError(name('sidecar-image-pull-policy'), `must be Always, IfNotPresent or Never, got "${truncate(pull)}"`);
 
   let mode: DefaultMode | undefined;
   const modeRaw = str('mode');
@@ -134,7 +145,8 @@ export function parseWebhookSettings(argv: string[], env: NodeJS.ProcessEnv): We
   const cpu = quantity(str('sidecar-cpu-request'), 'sidecar-cpu-request', D.cpuRequest);
   const memReq = quantity(str('sidecar-memory-request'), 'sidecar-memory-request', D.memoryRequest);
   const memLim = quantity(str('sidecar-memory-limit'), 'sidecar-memory-limit', D.memoryLimit);
-  if (memReq.value > memLim.value) throw new ConfigError(name('sidecar-memory-request'), `(${memReq.text}) must not be above ${name('sidecar-memory-limit')} (${memLim.text})`);
+  if (memReq.value > memLim.value)
+    throw new ConfigError(name('sidecar-memory-request'), `(${memReq.text}) must not be above ${name('sidecar-memory-limit')} (${memLim.text})`);
 
   return {
     listen,

@@ -16,10 +16,17 @@ export interface RenderedFilesOptions {
  * parseFileAnnotations({ 'entra-sidecar.io/file.pgpass': 'pgpass target=pg host=db user=app' }, ['pg'])
  * // { ok: true, value: { specs: { pgpass: '…' }, files: [ … ] } }
  */
-export function parseFileAnnotations(annotations: Record<string, string>, targets: readonly string[]): { ok: true; value: RenderedFilesOptions } | { ok: false; problems: string[] } {
+export function parseFileAnnotations(
+  annotations: Record<string, string>,
+  targets: readonly string[],
+): { ok: true; value: RenderedFilesOptions } | { ok: false; problems: string[] } {
   const specs = fileAnnotations(annotations);
   const names = Object.keys(specs).sort();
-  if (names.length > MAX_FILES) return { ok: false, problems: [`the pod asks for ${names.length} rendered files (${FILE_ANNOTATION_PREFIX}<name> annotations); at most ${MAX_FILES} are allowed`] };
+  if (names.length > MAX_FILES)
+    return {
+      ok: false,
+      problems: [`the pod asks for ${names.length} rendered files (${FILE_ANNOTATION_PREFIX}<name> annotations); at most ${MAX_FILES} are allowed`],
+    };
   const problems: string[] = [];
   const files: FileSpec[] = [];
   for (const name of names) {
@@ -48,19 +55,30 @@ export function runAsUserOf(pod: Pod, c: Container): number | undefined {
  * @example
  * passwordFileOwner(pod, files, new Set()) // { ok: true, uid: 1000 }
  */
-export function passwordFileOwner(pod: Pod, files: readonly FileSpec[], skip: ReadonlySet<string>, ownContainers: ReadonlySet<string>): { ok: true; uid?: number } | { ok: false; problem: string } {
+export function passwordFileOwner(
+  pod: Pod,
+  files: readonly FileSpec[],
+  skip: ReadonlySet<string>,
+  ownContainers: ReadonlySet<string>,
+): { ok: true; uid?: number } | { ok: false; problem: string } {
   const pgpass = files.filter((f) => f.kind === 'pgpass').map((f) => `${FILE_ANNOTATION_PREFIX}${f.name}`);
   if (pgpass.length === 0) return { ok: true };
   const apps = pod.spec.containers.filter((c) => !ownContainers.has(c.name) && !skip.has(c.name));
   const unknown = apps.filter((c) => runAsUserOf(pod, c) === undefined).map((c) => c.name);
   const why = `libpq reads a password file only when it is mode 0600 and owned by the user it runs as, so the sidecar writes ${pgpass.join(', ')} as the app's user`;
   if (unknown.length > 0) {
-    return { ok: false, problem: `${why}, and container(s) ${unknown.join(', ')} have no runAsUser: set securityContext.runAsUser on the pod or on those containers, or list them in entra-sidecar.io/skip-containers` };
+    return {
+      ok: false,
+      problem: `${why}, and container(s) ${unknown.join(', ')} have no runAsUser: set securityContext.runAsUser on the pod or on those containers, or list them in entra-sidecar.io/skip-containers`,
+    };
   }
   const uids = [...new Set(apps.map((c) => runAsUserOf(pod, c) as number).filter((u) => u !== 0))];
   if (uids.length > 1) {
     const who = apps.map((c) => `${c.name} (${runAsUserOf(pod, c)})`).join(', ');
-    return { ok: false, problem: `${why}, and the containers run as different users: ${who}. Run them as one user, or list the others in entra-sidecar.io/skip-containers` };
+    return {
+      ok: false,
+      problem: `${why}, and the containers run as different users: ${who}. Run them as one user, or list the others in entra-sidecar.io/skip-containers`,
+    };
   }
   return { ok: true, uid: uids[0] };
 }

@@ -128,7 +128,8 @@ export class TlsObjects {
     try {
       config = await this.admission.readMutatingWebhookConfiguration({ name }, requestTimeoutOptions(5000));
     } catch (err) {
-      if (kubeErrorReason(err) === 'not_found') throw new Error(`MutatingWebhookConfiguration ${name} not found: install it (the Helm chart does) or fix --webhook-config-name`);
+      if (kubeErrorReason(err) === 'not_found')
+        throw new Error(`MutatingWebhookConfiguration ${name} not found: install it (the Helm chart does) or fix --webhook-config-name`);
       throw explain(err, `read MutatingWebhookConfiguration ${name}`);
     }
     const want = Buffer.from(caBundlePem).toString('base64');
@@ -228,7 +229,10 @@ export async function ensureServingSecret(objects: TlsObjects, options: SelfMana
     const data = { [KEYS.caCert]: caBundle, [KEYS.caKey]: ca.key, [KEYS.cert]: pair.cert, [KEYS.key]: pair.key };
     const written = current ? await objects.updateSecret(data, current.resourceVersion) : await objects.createSecret(data);
     if (written) {
-      options.log.info({ secret: `${options.namespace}/${options.secretName}`, why: decision.why }, decision.kind === 'new-ca' ? 'created a CA and serving certificate' : 'issued a new serving certificate');
+      options.log.info(
+        { secret: `${options.namespace}/${options.secretName}`, why: decision.why },
+        decision.kind === 'new-ca' ? 'created a CA and serving certificate' : 'issued a new serving certificate',
+      );
       return { caBundle, pair };
     }
     options.log.info({ secret: `${options.namespace}/${options.secretName}` }, 'another replica wrote the TLS Secret first; using its certificate');

@@ -110,9 +110,12 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
   const max = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const { metrics, log } = options;
   const initial = options.tls.current();
-  const server = createServer({ ...serverOptions(ADMISSION_LIMITS), cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (req, res) => {
-    void handle(req, res);
-  });
+  const server = createServer(
+    { ...serverOptions(ADMISSION_LIMITS), cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
   options.tls.onChange((pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }));
   // a TLS listener cannot answer before the handshake: a refused connection is just closed
   const bounded = bound(server, ADMISSION_LIMITS, { onShed: (reason) => metrics.connectionsShed.inc({ listener: 'admission', reason }) });
@@ -144,7 +147,10 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
     if (body.kind === 'aborted') return;
     if (body.kind === 'busy') {
       metrics.observeAdmission('error', elapsed());
-      return send(res, 503, status(503, 'ServiceUnavailable', 'the webhook holds too many AdmissionReviews at once; retry shortly'), { connection: 'close', 'retry-after': '1' });
+      return send(res, 503, status(503, 'ServiceUnavailable', 'the webhook holds too many AdmissionReviews at once; retry shortly'), {
+        connection: 'close',
+        'retry-after': '1',
+      });
     }
     if (body.kind === 'too-large') {
       metrics.observeAdmission('error', elapsed());

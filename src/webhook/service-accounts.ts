@@ -5,7 +5,16 @@ import { requestTimeoutOptions, kubeErrorReason, type KubeErrorReason } from './
 
 /** Why a ServiceAccount could not be read (a bounded metric label). */
 export type LookupErrorReason = KubeErrorReason | 'not_found';
-export const LOOKUP_ERROR_REASONS: readonly LookupErrorReason[] = ['not_found', 'forbidden', 'unauthorized', 'throttled', 'timeout', 'server_error', 'network', 'other'];
+export const LOOKUP_ERROR_REASONS: readonly LookupErrorReason[] = [
+  'not_found',
+  'forbidden',
+  'unauthorized',
+  'throttled',
+  'timeout',
+  'server_error',
+  'network',
+  'other',
+];
 
 /** The ServiceAccount could not be read for a reason other than "not found". */
 export class ServiceAccountLookupError extends EntraSidecarError {

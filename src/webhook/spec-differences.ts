@@ -32,7 +32,10 @@ const API_TOKEN_VOLUME = /^kube-api-access-[a-z0-9]{5}$/;
 export function withoutApiServerAdditions<C extends { volumeMounts?: Array<Record<string, unknown>> }>(container: C): C {
   const mounts = container.volumeMounts;
   if (!mounts) return container;
-  const kept = mounts.filter((m) => !(Object.keys(m).length === 3 && typeof m.name === 'string' && API_TOKEN_VOLUME.test(m.name) && m.mountPath === API_TOKEN_PATH && m.readOnly === true));
+  const kept = mounts.filter(
+    (m) =>
+      !(Object.keys(m).length === 3 && typeof m.name === 'string' && API_TOKEN_VOLUME.test(m.name) && m.mountPath === API_TOKEN_PATH && m.readOnly === true),
+  );
   return kept.length === mounts.length ? container : { ...container, volumeMounts: kept };
 }
 

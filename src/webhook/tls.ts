@@ -48,12 +48,18 @@ export async function watchCertificateFiles(certFile: string, keyFile: string, o
   try {
     pair = await readPair(certFile, keyFile);
   } catch (err) {
-    throw new ConfigError('ENTRA_WEBHOOK_TLS_CERT_FILE / ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-cert-file, --tls-key-file)', `could not be read: ${(err as Error).message}`);
+    throw new ConfigError(
+      'ENTRA_WEBHOOK_TLS_CERT_FILE / ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-cert-file, --tls-key-file)',
+      `could not be read: ${(err as Error).message}`,
+    );
   }
   try {
     checkKeyPair(pair);
   } catch (err) {
-    throw new ConfigError('ENTRA_WEBHOOK_TLS_CERT_FILE / ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-cert-file, --tls-key-file)', `are not a usable PEM certificate and matching key: ${(err as Error).message}`);
+    throw new ConfigError(
+      'ENTRA_WEBHOOK_TLS_CERT_FILE / ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-cert-file, --tls-key-file)',
+      `are not a usable PEM certificate and matching key: ${(err as Error).message}`,
+    );
   }
   const listeners: Array<(p: KeyPair) => void> = [];
   let lastRejected = '';
@@ -81,7 +87,8 @@ export async function watchCertificateFiles(certFile: string, keyFile: string, o
           checkKeyPair(next);
         } catch (err) {
           const fingerprint = `${next.cert.length}:${next.key.length}:${next.cert.slice(-80)}`;
-          if (fingerprint !== lastRejected) options.log.warn({ err: (err as Error).message }, 'new TLS files are not a valid pair yet; keeping the current certificate');
+          if (fingerprint !== lastRejected)
+            options.log.warn({ err: (err as Error).message }, 'new TLS files are not a valid pair yet; keeping the current certificate');
           lastRejected = fingerprint;
           continue;
         }

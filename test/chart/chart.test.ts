@@ -48,7 +48,9 @@ type PodSpec = {
   topologySpreadConstraints?: { maxSkew: number; topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
   [k: string]: unknown;
 };
-type DeploymentShape = { spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+type DeploymentShape = {
+  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+};
 type ServiceShape = { spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string | number }[] } };
 type WebhookShape = {
   webhooks: {
@@ -245,7 +247,9 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
         expect(f.get('webhook-config-name')).toBe(only(objects, 'MutatingWebhookConfiguration').metadata.name);
         expect(f.get('service-name')).toBe(only(objects, 'Service').metadata.name);
         expect(f.get('namespace')).toBe(NAMESPACE);
-        expect(secretRules).toEqual([expect.objectContaining({ resourceNames: [secret.metadata.name], verbs: ['get', 'update', 'patch'], role: expect.stringMatching(/^Role\//) })]);
+        expect(secretRules).toEqual([
+          expect.objectContaining({ resourceNames: [secret.metadata.name], verbs: ['get', 'update', 'patch'], role: expect.stringMatching(/^Role\//) }),
+        ]);
         expect(configRules).toEqual([
           expect.objectContaining({ resourceNames: [only(objects, 'MutatingWebhookConfiguration').metadata.name], verbs: ['get', 'update', 'patch'] }),
         ]);
@@ -393,13 +397,17 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
     const monitoringKinds = ['PodMonitor', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap'];
     expect(render('defaults').objects.filter((o) => monitoringKinds.includes(o.kind))).toEqual([]);
     const objects = render('monitoring').objects;
-    const podMonitor = only<{ spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { any: boolean }; podMetricsEndpoints: { port: string; path: string }[] } }>(objects, 'PodMonitor');
+    const podMonitor = only<{
+      spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { any: boolean }; podMetricsEndpoints: { port: string; path: string }[] };
+    }>(objects, 'PodMonitor');
     expect(podMonitor.spec.selector.matchLabels).toEqual({ 'entra-sidecar.io/injected': 'true' });
     expect(podMonitor.spec.namespaceSelector).toEqual({ any: true });
     expect(podMonitor.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'entra-metrics', path: '/metrics' })]);
     expect(podMonitor.metadata.labels?.release).toBe('kube-prometheus-stack');
     const service = only<ServiceShape>(objects, 'Service');
-    const serviceMonitor = only<{ spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string }[] } }>(objects, 'ServiceMonitor');
+    const serviceMonitor = only<{
+      spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string }[] };
+    }>(objects, 'ServiceMonitor');
     expect(selects(serviceMonitor.spec.selector.matchLabels, service.metadata.labels ?? {})).toBe(true);
     expect(serviceMonitor.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
     const endpoint = serviceMonitor.spec.endpoints[0];
@@ -408,7 +416,13 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
     const rule = only<{ spec: { groups: { rules: { alert: string; expr: string }[] }[] } }>(objects, 'PrometheusRule');
     const alerts = rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert));
     expect(alerts).toEqual(
-      expect.arrayContaining(['EntraSidecarTokenExpiringSoon', 'EntraSidecarRefreshFailing', 'EntraSidecarWebhookErrors', 'EntraSidecarWebhookDenials', 'EntraSidecarWebhookDown']),
+      expect.arrayContaining([
+        'EntraSidecarTokenExpiringSoon',
+        'EntraSidecarRefreshFailing',
+        'EntraSidecarWebhookErrors',
+        'EntraSidecarWebhookDenials',
+        'EntraSidecarWebhookDown',
+      ]),
     );
     // the webhook-down alert looks for the job a ServiceMonitor creates: the Service's name
     const down = rule.spec.groups.flatMap((g) => g.rules).find((r) => r.alert === 'EntraSidecarWebhookDown');
@@ -427,13 +441,25 @@ describe.skipIf(!tools)('helm chart charts/entra-sidecar', () => {
     const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { generateName: 'api-', namespace: 'apps', annotations: { 'entra-sidecar.io/inject': 'true', 'entra-sidecar.io/client-id': '11111111-2222-3333-4444-555555555555' } },
+      metadata: {
+        generateName: 'api-',
+        namespace: 'apps',
+        annotations: { 'entra-sidecar.io/inject': 'true', 'entra-sidecar.io/client-id': '11111111-2222-3333-4444-555555555555' },
+      },
       spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
     } as Pod;
-    const outcome = mutatePod(pod, { namespace: 'apps', name: 'default', annotations: { 'entra-sidecar.io/tenant-id': 'contoso.onmicrosoft.com' } }, { ...settings.sidecar, mode: 'native' }, () => 'b'.repeat(64));
+    const outcome = mutatePod(
+      pod,
+      { namespace: 'apps', name: 'default', annotations: { 'entra-sidecar.io/tenant-id': 'contoso.onmicrosoft.com' } },
+      { ...settings.sidecar, mode: 'native' },
+      () => 'b'.repeat(64),
+    );
     expect(outcome.kind, JSON.stringify(outcome)).toBe('mutated');
     const injected = (outcome as { pod: Pod }).pod;
-    const podMonitor = only<{ spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>(objects, 'PodMonitor');
+    const podMonitor = only<{ spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>(
+      objects,
+      'PodMonitor',
+    );
     expect(selects(podMonitor.spec.selector.matchLabels, (injected.metadata?.labels ?? {}) as Record<string, string>)).toBe(true);
     const sidecar = [...(injected.spec.initContainers ?? []), ...injected.spec.containers].find((c) =>
       (c.ports ?? []).some((p) => p.name === podMonitor.spec.podMetricsEndpoints[0]?.port),
@@ -522,7 +548,9 @@ describe.skipIf(!tools)('cert-manager with long names', () => {
   it('a 63-character name renders Certificates cert-manager accepts: no common name over the 64 characters X.509 allows', () => {
     const fullname = `${'a'.repeat(49)}-entra-sidecar`;
     const { objects } = helmTemplate(helm, { ...MATRIX.certManager, fullnameOverride: fullname });
-    const certificates = objects.filter((o) => o.kind === 'Certificate') as Array<KubeObject & { spec: { commonName?: string; dnsNames?: string[]; isCA?: boolean } }>;
+    const certificates = objects.filter((o) => o.kind === 'Certificate') as Array<
+      KubeObject & { spec: { commonName?: string; dnsNames?: string[]; isCA?: boolean } }
+    >;
     expect(certificates).toHaveLength(2);
     for (const c of certificates) if (c.spec.commonName !== undefined) expect(c.spec.commonName.length, c.spec.commonName).toBeLessThanOrEqual(64);
     expect(certificates.find((c) => !c.spec.isCA)?.spec.dnsNames).toContain(`${fullname}.${NAMESPACE}.svc`);

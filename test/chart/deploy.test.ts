@@ -32,7 +32,10 @@ describe.skipIf(!tools)('deploy/ (plain manifests rendered from the chart)', () 
 
   it('installs a restricted namespace and only valid objects, without the helm test pod or any hook', () => {
     const objects = objectsOf(join(DEPLOY, 'entra-sidecar.yaml'));
-    expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'entra-sidecar', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    expect(objects[0]).toMatchObject({
+      kind: 'Namespace',
+      metadata: { name: 'entra-sidecar', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
     expect(objects.flatMap(validateObject)).toEqual([]);
     expect(objects.filter((o) => o.kind === 'Pod')).toEqual([]);
     expect(objects.filter((o) => o.metadata.annotations?.['helm.sh/hook'])).toEqual([]);
@@ -42,13 +45,32 @@ describe.skipIf(!tools)('deploy/ (plain manifests rendered from the chart)', () 
     }
     const kinds = objects.map((o) => o.kind).sort();
     expect(kinds).toEqual(
-      ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount'].sort(),
+      [
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ClusterRoleBinding',
+        'Deployment',
+        'MutatingWebhookConfiguration',
+        'Namespace',
+        'PodDisruptionBudget',
+        'Role',
+        'RoleBinding',
+        'Secret',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
     );
   });
 
   it('ships the dashboard and the alert rules the chart ships', () => {
     expect(readFileSync(join(DEPLOY, 'grafana-dashboard.json'), 'utf8')).toBe(readFileSync(join(CHART, 'dashboards', 'entra-sidecar.json'), 'utf8'));
-    const rendered = helmTemplate(tools?.helm as string, { 'monitoring.prometheusRule.enabled': true }, ['--namespace', 'entra-sidecar', '--show-only', 'templates/prometheusrule.yaml']);
+    const rendered = helmTemplate(tools?.helm as string, { 'monitoring.prometheusRule.enabled': true }, [
+      '--namespace',
+      'entra-sidecar',
+      '--show-only',
+      'templates/prometheusrule.yaml',
+    ]);
     expect(rendered.status, rendered.stderr).toBe(0);
     const rule = only<{ spec: unknown }>(rendered.objects, 'PrometheusRule');
     expect(parse(readFileSync(join(DEPLOY, 'prometheus-rules.yaml'), 'utf8'))).toEqual(rule.spec);
@@ -63,7 +85,12 @@ describe.skipIf(!tools)('deploy/ (plain manifests rendered from the chart)', () 
     expect(template.spec.serviceAccountName).toBe(serviceAccount.metadata.name);
     expect(template.metadata.annotations['entra-sidecar.io/inject']).toBe('true');
 
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'token-reader-', namespace: 'demo', ...template.metadata }, spec: template.spec } as Pod;
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'token-reader-', namespace: 'demo', ...template.metadata },
+      spec: template.spec,
+    } as Pod;
     const outcome = mutatePod(
       pod,
       { namespace: 'demo', name: serviceAccount.metadata.name, annotations: serviceAccount.metadata.annotations ?? {} },

@@ -126,4 +126,3 @@ export function only<T = KubeObject>(objects: KubeObject[], kind: string, name?:
 export function run(command: string, args: string[], options: { cwd?: string; input?: string } = {}): string {
   return execFileSync(command, args, { encoding: 'utf8', cwd: options.cwd, input: options.input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
-

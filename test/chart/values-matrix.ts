@@ -33,10 +33,20 @@ export const MATRIX: Record<string, Record<string, unknown>> = {
     'webhook.logLevel': 'debug',
     'webhook.timeoutSeconds': 10,
     'webhook.matchConditions': false,
-    'webhook.namespaceSelector': { excludeNamespaces: ['istio-system'], matchLabels: { 'entra-sidecar.io/enabled': 'true' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['infra'] }] },
+    'webhook.namespaceSelector': {
+      excludeNamespaces: ['istio-system'],
+      matchLabels: { 'entra-sidecar.io/enabled': 'true' },
+      matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['infra'] }],
+    },
     'webhook.nodeSelector': { 'kubernetes.io/os': 'linux' },
     'webhook.tolerations': [{ key: 'CriticalAddonsOnly', operator: 'Exists' }],
-    'webhook.affinity': { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] }] }] } } },
+    'webhook.affinity': {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] }] }],
+        },
+      },
+    },
     'webhook.priorityClassName': 'system-cluster-critical',
     'webhook.podAnnotations': { 'example.com/team': 'platform' },
     'webhook.podLabels': { team: 'platform' },

@@ -17,7 +17,11 @@ const REJECTED: [string, Record<string, unknown>, RegExp[]][] = [
   ['an unknown failurePolicy', { 'webhook.failurePolicy': 'Sometimes' }, [/\/webhook\/failurePolicy/, /'Fail', 'Ignore'/]],
   ['an unknown TLS mode', { 'tls.mode': 'letsencrypt' }, [/\/tls\/mode/, /selfManaged/]],
   ['existingSecret without a Secret or CA', { 'tls.mode': 'existingSecret' }, [/\/tls\/existingSecret\/name/, /\/tls\/existingSecret\/caBundle/]],
-  ['a caBundle that is not base64', { 'tls.mode': 'existingSecret', 'tls.existingSecret.name': 'x', 'tls.existingSecret.caBundle': '-----BEGIN CERTIFICATE-----' }, [/\/tls\/existingSecret\/caBundle/]],
+  [
+    'a caBundle that is not base64',
+    { 'tls.mode': 'existingSecret', 'tls.existingSecret.name': 'x', 'tls.existingSecret.caBundle': '-----BEGIN CERTIFICATE-----' },
+    [/\/tls\/existingSecret\/caBundle/],
+  ],
   ['a webhook timeout the API server refuses', { 'webhook.timeoutSeconds': 60 }, [/\/webhook\/timeoutSeconds/, /maximum/]],
   ['a privileged sidecar port', { 'sidecar.port': 80 }, [/\/sidecar\/port/, /minimum/]],
   ['a port given as text', { 'webhook.port': '8443' }, [/\/webhook\/port/, /integer/]],
@@ -31,9 +35,21 @@ const REJECTED: [string, Record<string, unknown>, RegExp[]][] = [
   ['zero replicas', { 'webhook.replicas': 0 }, [/\/webhook\/replicas/, /minimum/]],
   ['a misspelt key', { 'webhook.replica': 3 }, [/\/webhook/, /additional properties 'replica' not allowed/]],
   ['an unknown log level', { 'webhook.logLevel': 'verbose' }, [/\/webhook\/logLevel/]],
-  ['an excluded namespace that is not a name', { 'webhook.namespaceSelector.excludeNamespaces': ['Bad_NS'] }, [/\/webhook\/namespaceSelector\/excludeNamespaces\/0/]],
-  ['an object selector with an unknown operator', { 'webhook.objectSelector': { matchExpressions: [{ key: 'a', operator: 'Equals' }] } }, [/\/webhook\/objectSelector\/matchExpressions\/0\/operator/]],
-  ['an expiry alert threshold that would always fire', { 'monitoring.prometheusRule.tokenExpiryThresholdSeconds': 3600 }, [/tokenExpiryThresholdSeconds/, /maximum/]],
+  [
+    'an excluded namespace that is not a name',
+    { 'webhook.namespaceSelector.excludeNamespaces': ['Bad_NS'] },
+    [/\/webhook\/namespaceSelector\/excludeNamespaces\/0/],
+  ],
+  [
+    'an object selector with an unknown operator',
+    { 'webhook.objectSelector': { matchExpressions: [{ key: 'a', operator: 'Equals' }] } },
+    [/\/webhook\/objectSelector\/matchExpressions\/0\/operator/],
+  ],
+  [
+    'an expiry alert threshold that would always fire',
+    { 'monitoring.prometheusRule.tokenExpiryThresholdSeconds': 3600 },
+    [/tokenExpiryThresholdSeconds/, /maximum/],
+  ],
   ['a scrape interval without a unit', { 'monitoring.podMonitor.interval': '30' }, [/\/monitoring\/podMonitor\/interval/]],
   ['a cert-manager issuer of an unknown kind', { 'tls.mode': 'certManager', 'tls.certManager.issuerRef': { name: 'x', kind: 'Vault' } }, [/issuerRef\/kind/]],
   ['the same port for the sidecar endpoint and its health port', { 'sidecar.healthPort': 42350 }, [/sidecar\.port and sidecar\.healthPort are both 42350/]],
@@ -99,7 +115,8 @@ describe.skipIf(!tools)('values.schema.json', () => {
     walk(values, '');
     expect(undocumented).toEqual([]);
     // and the README documents nothing that does not exist
-    const exists = (path: string) => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined;
+    const exists = (path: string) =>
+      path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined;
     expect([...documented].filter((p) => !exists(p))).toEqual([]);
   });
 });

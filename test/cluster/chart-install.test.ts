@@ -68,12 +68,24 @@ describe.skipIf(!bins || !helm)('the chart on a real API server', () => {
         const hook = rendered.objects.find((o) => o.kind === 'MutatingWebhookConfiguration') as KubeObject & { webhooks: Record<string, unknown>[] };
         const storedHook = (await cp.must<{ webhooks: Record<string, unknown>[] }>('GET', objectPath(hook))).webhooks[0] as Record<string, unknown>;
         const renderedHook = hook.webhooks[0] as Record<string, unknown>;
-        for (const field of ['failurePolicy', 'timeoutSeconds', 'reinvocationPolicy', 'sideEffects', 'matchPolicy', 'rules', 'namespaceSelector', 'matchConditions', 'objectSelector']) {
+        for (const field of [
+          'failurePolicy',
+          'timeoutSeconds',
+          'reinvocationPolicy',
+          'sideEffects',
+          'matchPolicy',
+          'rules',
+          'namespaceSelector',
+          'matchConditions',
+          'objectSelector',
+        ]) {
           if (renderedHook[field] === undefined) continue;
           expect(storedHook[field], field).toEqual(renderedHook[field]);
         }
         const deployment = rendered.objects.find((o) => o.kind === 'Deployment') as KubeObject;
-        const stored = await cp.must<{ spec: { template: { spec: { containers: { terminationMessagePath?: string; args: string[] }[]; dnsPolicy?: string } } } }>('GET', objectPath(deployment, namespace));
+        const stored = await cp.must<{
+          spec: { template: { spec: { containers: { terminationMessagePath?: string; args: string[] }[]; dnsPolicy?: string } } };
+        }>('GET', objectPath(deployment, namespace));
         expect(stored.spec.template.spec.dnsPolicy).toBe('ClusterFirst');
         expect(stored.spec.template.spec.containers[0]?.terminationMessagePath).toBe('/dev/termination-log');
       }

@@ -11,7 +11,13 @@ export function setJsonArgs(values: Record<string, unknown>): string[] {
 /** `helm install` of charts/entra-sidecar into `namespace` of the test cluster. */
 export function helmInstall(cp: ControlPlane, helm: string, release: string, namespace: string, values: Record<string, unknown>, extra: string[] = []) {
   return runTool(helm, ['install', release, CHART, '--namespace', namespace, '--kubeconfig', cp.adminKubeconfig, ...setJsonArgs(values), ...extra], {
-    env: { PATH: process.env.PATH, HOME: cp.dir, HELM_CACHE_HOME: `${cp.dir}/helm-cache`, HELM_CONFIG_HOME: `${cp.dir}/helm-config`, HELM_DATA_HOME: `${cp.dir}/helm-data` },
+    env: {
+      PATH: process.env.PATH,
+      HOME: cp.dir,
+      HELM_CACHE_HOME: `${cp.dir}/helm-cache`,
+      HELM_CONFIG_HOME: `${cp.dir}/helm-config`,
+      HELM_DATA_HOME: `${cp.dir}/helm-data`,
+    },
   });
 }
 
@@ -47,8 +53,19 @@ export function isCustomResource(o: KubeObject): boolean {
 }
 
 /** `helm template` for a release name and namespace: exit status, stderr, the parsed objects. */
-export function helmTemplateFor(helm: string, release: string, namespace: string, values: Record<string, unknown>, extra: string[] = []): { status: number; stderr: string; objects: KubeObject[] } {
+export function helmTemplateFor(
+  helm: string,
+  release: string,
+  namespace: string,
+  values: Record<string, unknown>,
+  extra: string[] = [],
+): { status: number; stderr: string; objects: KubeObject[] } {
   const run = spawnSync(helm, ['template', release, CHART, '--namespace', namespace, ...setJsonArgs(values), ...extra], { encoding: 'utf8', timeout: 60_000 });
-  const objects = run.status === 0 ? parseAllDocuments(run.stdout).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null) : [];
+  const objects =
+    run.status === 0
+      ? parseAllDocuments(run.stdout)
+          .map((d) => d.toJS() as KubeObject | null)
+          .filter((o): o is KubeObject => o !== null)
+      : [];
   return { status: run.status ?? -1, stderr: run.stderr, objects };
 }

@@ -38,7 +38,12 @@ export interface ControlPlane {
   dir: string;
   apiserver(): ManagedProcess;
   /** calls the API server as admin, or with `token` */
-  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options?: { token?: string | null; contentType?: string }): Promise<KubeResponse<T>>;
+  request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { token?: string | null; contentType?: string },
+  ): Promise<KubeResponse<T>>;
   /** like request, but throws unless the status is 2xx */
   must<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options?: { token?: string | null; contentType?: string }): Promise<T>;
   /** runs the real kubectl (admin kubeconfig unless `kubeconfig` is given) */
@@ -50,7 +55,11 @@ export interface ControlPlane {
   /** creates a ServiceAccount */
   serviceAccount(namespace: string, name: string, annotations?: Record<string, string>): Promise<Record<string, unknown>>;
   /** a TokenRequest for a ServiceAccount, optionally bound to a pod */
-  createToken(namespace: string, serviceAccount: string, options?: { audiences?: string[]; expirationSeconds?: number; boundPod?: { name: string; uid: string } }): Promise<{ token: string; expirationTimestamp: string }>;
+  createToken(
+    namespace: string,
+    serviceAccount: string,
+    options?: { audiences?: string[]; expirationSeconds?: number; boundPod?: { name: string; uid: string } },
+  ): Promise<{ token: string; expirationTimestamp: string }>;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
   stop(): Promise<void>;
@@ -222,7 +231,9 @@ export async function startControlPlane(bins: ControlPlaneBinaries): Promise<Con
         return r.body as never;
       },
       async kubectl(args, options = {}) {
-        const child = spawn(bins.kubectl, ['--kubeconfig', options.kubeconfig ?? adminKubeconfig, `--cache-dir=${join(dir, 'kube-cache')}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(bins.kubectl, ['--kubeconfig', options.kubeconfig ?? adminKubeconfig, `--cache-dir=${join(dir, 'kube-cache')}`, ...args], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         child.stdin.end(options.input ?? '');
         const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
         return new Promise((resolve) => {
@@ -247,11 +258,15 @@ export async function startControlPlane(bins: ControlPlaneBinaries): Promise<Con
       async createToken(namespace, serviceAccount, options = {}) {
         const spec: Record<string, unknown> = { audiences: options.audiences ?? [], expirationSeconds: options.expirationSeconds ?? 3600 };
         if (options.boundPod) spec.boundObjectRef = { apiVersion: 'v1', kind: 'Pod', name: options.boundPod.name, uid: options.boundPod.uid };
-        const r = await cp.must<{ status: { token: string; expirationTimestamp: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec,
-        });
+        const r = await cp.must<{ status: { token: string; expirationTimestamp: string } }>(
+          'POST',
+          `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+          {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec,
+          },
+        );
         recordSecret(r.status.token);
         return r.status;
       },
@@ -328,9 +343,18 @@ function apiRequest<T>(
 }
 
 /** Runs a command to completion (helm and friends), never throwing: code, stdout, stderr. */
-export async function runTool(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runTool(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(command, args, { encoding: 'utf8', env: options.env ?? process.env, timeout: options.timeoutMs ?? 180_000, maxBuffer: 32 * 1024 * 1024 });
+    const { stdout, stderr } = await exec(command, args, {
+      encoding: 'utf8',
+      env: options.env ?? process.env,
+      timeout: options.timeoutMs ?? 180_000,
+      maxBuffer: 32 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message?: string };

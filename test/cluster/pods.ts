@@ -16,7 +16,14 @@ export type Container = {
 export type PodShape = {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+  };
   spec: {
     serviceAccountName?: string;
     restartPolicy?: string;
@@ -41,7 +48,13 @@ export type PodShape = {
 export const INJECT = { 'entra-sidecar.io/inject': 'true' };
 
 /** A plain pod: one app container, the given ServiceAccount and annotations. */
-export function podManifest(o: { name?: string; serviceAccount: string; annotations?: Record<string, string>; labels?: Record<string, string>; spec?: Partial<PodShape['spec']> }): PodShape {
+export function podManifest(o: {
+  name?: string;
+  serviceAccount: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  spec?: Partial<PodShape['spec']>;
+}): PodShape {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -55,7 +68,11 @@ export function podManifest(o: { name?: string; serviceAccount: string; annotati
 }
 
 /** Creates a pod through the API server (admission included); the answer is the stored pod or a Status. */
-export async function createPod(cp: ControlPlane, namespace: string, pod: PodShape): Promise<KubeResponse<PodShape & { message?: string; code?: number; reason?: string }>> {
+export async function createPod(
+  cp: ControlPlane,
+  namespace: string,
+  pod: PodShape,
+): Promise<KubeResponse<PodShape & { message?: string; code?: number; reason?: string }>> {
   const r = await cp.request<PodShape & { message?: string; code?: number; reason?: string }>('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
   // the per-pod identity header is a secret: no log may contain it
   if (r.status === 201) for (const c of containersOf(r.body)) recordSecret(envOf(c).ENTRA_SIDECAR_IDENTITY_HEADER ?? envOf(c).IDENTITY_HEADER);

@@ -35,7 +35,12 @@ function installExitHook(): void {
  * @example
  * const etcd = startProcess('etcd', bins.etcd, ['--data-dir', dir]);
  */
-export function startProcess(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; keepLines?: number } = {}): ManagedProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; keepLines?: number } = {},
+): ManagedProcess {
   installExitHook();
   const proc = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', command, ...args], {
     env: options.env ?? { PATH: process.env.PATH, HOME: process.env.HOME },

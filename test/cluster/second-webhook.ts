@@ -35,7 +35,9 @@ export async function startSecondWebhook(cp: ControlPlane): Promise<SecondWebhoo
       const containers = review.request.object.spec.containers;
       const response: Record<string, unknown> = { uid: review.request.uid, allowed: true };
       if (!containers.some((c) => c.name === LATE_CONTAINER)) {
-        const patch = [{ op: 'add', path: '/spec/containers/-', value: { name: LATE_CONTAINER, image: 'registry.example.com/late:1.0', command: ['sleep', 'infinity'] } }];
+        const patch = [
+          { op: 'add', path: '/spec/containers/-', value: { name: LATE_CONTAINER, image: 'registry.example.com/late:1.0', command: ['sleep', 'infinity'] } },
+        ];
         response.patchType = 'JSONPatch';
         response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
       }

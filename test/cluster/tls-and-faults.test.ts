@@ -34,14 +34,22 @@ function servedCertificate(port: number, servername: string): Promise<X509Certif
 }
 
 /** Sends an AdmissionReview straight to a replica, as the API server would. */
-function review(port: number, servername: string, caPem: string, body: unknown): Promise<{ status: number; body: { response: { allowed: boolean; status?: { code: number; message: string } } } }> {
+function review(
+  port: number,
+  servername: string,
+  caPem: string,
+  body: unknown,
+): Promise<{ status: number; body: { response: { allowed: boolean; status?: { code: number; message: string } } } }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', servername, ca: caPem, headers: { 'content-type': 'application/json' }, timeout: 20_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/mutate', method: 'POST', servername, ca: caPem, headers: { 'content-type': 'application/json' }, timeout: 20_000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 20 s')));
     req.on('error', reject);
     req.end(JSON.stringify(body));
@@ -70,7 +78,10 @@ describe.skipIf(!bins || !helm)('self-managed TLS and API-server faults, for rea
   });
 
   async function caBundle(): Promise<string> {
-    const config = await cp.must<{ webhooks: { clientConfig: { caBundle?: string } }[] }>('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${hook.fullname}`);
+    const config = await cp.must<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(
+      'GET',
+      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${hook.fullname}`,
+    );
     return Buffer.from(config.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString('utf8');
   }
 
@@ -100,11 +111,17 @@ describe.skipIf(!bins || !helm)('self-managed TLS and API-server faults, for rea
     await cp.must(
       'PATCH',
       `/api/v1/namespaces/${hook.namespace}/secrets/${hook.fullname}-tls`,
-      [{ op: 'remove', path: '/data/tls.crt' }, { op: 'remove', path: '/data/tls.key' }],
+      [
+        { op: 'remove', path: '/data/tls.crt' },
+        { op: 'remove', path: '/data/tls.key' },
+      ],
       { contentType: 'application/json-patch+json' },
     );
     // each replica re-checks every 60 s: one issues the new certificate, both switch to it
-    await Promise.all([a.waitForLog((l) => l.msg === 'serving certificate replaced', 150_000), b.waitForLog((l) => l.msg === 'serving certificate replaced', 150_000)]);
+    await Promise.all([
+      a.waitForLog((l) => l.msg === 'serving certificate replaced', 150_000),
+      b.waitForLog((l) => l.msg === 'serving certificate replaced', 150_000),
+    ]);
     const [certA, certB] = [await servedCertificate(a.port, host), await servedCertificate(b.port, host)];
     expect(certA.fingerprint256).not.toBe(before);
     expect(certB.fingerprint256).toBe(certA.fingerprint256);

@@ -83,7 +83,9 @@ describe.skipIf(!bins || !helm || runtime)('tokens end to end: real TokenRequest
     await cp?.stop();
   });
 
-  async function admitAndStartSidecar(serviceAccount: string): Promise<{ pod: PodShape; sidecar: RunningContainer; volumes: Awaited<ReturnType<typeof preparePodVolumes>> }> {
+  async function admitAndStartSidecar(
+    serviceAccount: string,
+  ): Promise<{ pod: PodShape; sidecar: RunningContainer; volumes: Awaited<ReturnType<typeof preparePodVolumes>> }> {
     // every pod here shares the host's loopback (no pod network namespace): one sidecar at a time
     for (const c of running.splice(0)) await c.stop();
     const created = await createPod(cp, apps, podManifest({ serviceAccount, annotations: { ...INJECT, [ANNOTATION.tokens]: `storage=${SCOPE}` } }));
@@ -124,7 +126,12 @@ describe.skipIf(!bins || !helm || runtime)('tokens end to end: real TokenRequest
     // the app container, as a process with exactly its env and mounts, and a real SDK client
     const appSpec = pod.spec.containers.find((c) => c.name === 'app');
     if (!appSpec) throw new Error('no app container');
-    const app = runContainer(pod, appSpec, volumes, { command: [process.execPath, join(process.cwd(), 'test', 'cluster', 'clients', 'app.mjs'), SCOPE, 'storage'], defaultUser: 1000, name: 'app', fd3: true });
+    const app = runContainer(pod, appSpec, volumes, {
+      command: [process.execPath, join(process.cwd(), 'test', 'cluster', 'clients', 'app.mjs'), SCOPE, 'storage'],
+      defaultUser: 1000,
+      name: 'app',
+      fd3: true,
+    });
     let result = '';
     (app.proc.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => (result += c.toString('utf8')));
     const code = await app.exited;

@@ -33,7 +33,11 @@ export function loopbackArgs(args: string[], replace: Record<string, string> = {
  * Starts the webhook with `args` (starting with `webhook`) and `KUBECONFIG`; resolves when it logs
  * "webhook ready" (self-managed TLS: once its Secret and caBundle are in place).
  */
-export async function startWebhookProcess(args: string[], kubeconfig: string, options: { env?: Record<string, string>; readyTimeoutMs?: number; name?: string } = {}): Promise<WebhookProcess> {
+export async function startWebhookProcess(
+  args: string[],
+  kubeconfig: string,
+  options: { env?: Record<string, string>; readyTimeoutMs?: number; name?: string } = {},
+): Promise<WebhookProcess> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, KUBECONFIG: kubeconfig, NODE_ENV: 'production', ...(options.env ?? {}) };
   const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const child = watchChild(proc, { name: options.name ?? 'webhook' });

@@ -47,14 +47,22 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
   });
 
   it('injects an opted-in pod: the API server stores the mutated pod, and the native sidecar passes its validation', async () => {
-    const r = await createPod(cp, apps, podManifest({ serviceAccount: 'api', annotations: { ...INJECT, [ANNOTATION.tokens]: 'storage=https://storage.azure.com/.default' } }));
+    const r = await createPod(
+      cp,
+      apps,
+      podManifest({ serviceAccount: 'api', annotations: { ...INJECT, [ANNOTATION.tokens]: 'storage=https://storage.azure.com/.default' } }),
+    );
     expect(r.status, r.text.slice(0, 500)).toBe(201);
     const stored = await getPod(cp, apps, r.body.metadata.name);
     const sidecar = stored.spec.initContainers?.[0];
     expect(sidecar?.name).toBe(SIDECAR);
     expect(sidecar?.restartPolicy).toBe('Always'); // native sidecar, accepted by this server version
     expect(sidecar?.startupProbe).toBeDefined();
-    expect(envOf(sidecar)).toMatchObject({ AZURE_CLIENT_ID: CLIENT_ID, AZURE_TENANT_ID: TENANT_ID, ENTRA_SIDECAR_TOKENS: 'storage=https://storage.azure.com/.default' });
+    expect(envOf(sidecar)).toMatchObject({
+      AZURE_CLIENT_ID: CLIENT_ID,
+      AZURE_TENANT_ID: TENANT_ID,
+      ENTRA_SIDECAR_TOKENS: 'storage=https://storage.azure.com/.default',
+    });
     const app = stored.spec.containers.find((c) => c.name === 'app');
     expect(envOf(app).IDENTITY_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msi\/token$/);
     expect(envOf(app).IDENTITY_HEADER).toBe(envOf(sidecar).ENTRA_SIDECAR_IDENTITY_HEADER);
@@ -71,10 +79,17 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: { name: 'nightly' },
-      spec: { template: { metadata: { annotations: INJECT }, spec: { serviceAccountName: 'api', restartPolicy: 'Never', containers: [{ name: 'app', image: 'registry.example.com/app:1.0' }] } } },
+      spec: {
+        template: {
+          metadata: { annotations: INJECT },
+          spec: { serviceAccountName: 'api', restartPolicy: 'Never', containers: [{ name: 'app', image: 'registry.example.com/app:1.0' }] },
+        },
+      },
     });
     const pod = podManifest({ serviceAccount: 'api', annotations: INJECT, spec: { restartPolicy: 'Never' } });
-    pod.metadata.ownerReferences = [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }];
+    pod.metadata.ownerReferences = [
+      { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true },
+    ];
     pod.metadata.labels = { 'batch.kubernetes.io/job-name': 'nightly' };
     const r = await createPod(cp, apps, pod);
     expect(r.status, r.text.slice(0, 500)).toBe(201);
@@ -100,13 +115,20 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
   });
 
   it('leaves opted-in pods alone in kube-system, in excluded namespaces and in its own namespace', async () => {
-    const excluded = await cp.must<{ metadata: { name: string } }>('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: EXCLUDED } });
+    const excluded = await cp.must<{ metadata: { name: string } }>('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: EXCLUDED },
+    });
     for (const ns of ['kube-system', excluded.metadata.name, hook.namespace]) {
       await cp.serviceAccount(ns, 'api', { [ANNOTATION.clientId]: CLIENT_ID });
       const before = await admissions(hook);
       const r = await createPod(cp, ns, podManifest({ serviceAccount: 'api', annotations: INJECT }));
       expect(r.status, `${ns}: ${r.text.slice(0, 300)}`).toBe(201);
-      expect(containersOf(r.body).map((c) => c.name), ns).toEqual(['app']);
+      expect(
+        containersOf(r.body).map((c) => c.name),
+        ns,
+      ).toEqual(['app']);
       expect(await admissions(hook), ns).toBe(before);
     }
   });
@@ -196,7 +218,14 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
       const mine = await cp.kubectl(['auth', 'can-i', '--list', '-n', apps, ...asWebhook()]);
       const anyone = await cp.kubectl(['auth', 'can-i', '--list', '-n', apps, '--as', 'system:serviceaccount:nobody:nobody']);
       expect(mine.code, mine.stderr).toBe(0);
-      const rows = (out: string) => new Set(out.trim().split('\n').slice(1).map((l) => l.trim().replace(/\s+/g, ' ')));
+      const rows = (out: string) =>
+        new Set(
+          out
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.trim().replace(/\s+/g, ' ')),
+        );
       const extra = [...rows(mine.stdout)].filter((r) => !rows(anyone.stdout).has(r));
       expect(extra).toEqual(['serviceaccounts [] [] [get list watch]']);
       for (const [verb, resource, ns] of [

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkFileName, fileAnnotations, formatFilesSetting, MAX_FILES, parseFileSpec, parseFileSpecs, parseFilesSetting, targetsUsed, type FileSpec,
+  checkFileName,
+  fileAnnotations,
+  formatFilesSetting,
+  MAX_FILES,
+  parseFileSpec,
+  parseFileSpecs,
+  parseFilesSetting,
+  targetsUsed,
+  type FileSpec,
 } from '../../src/contract/rendered-files.js';
 
 const TARGETS = ['pg', 'kv', 'pg.replica'];
@@ -18,7 +26,13 @@ const problem = (name: string, text: string, targets = TARGETS): string => {
 describe('pgpass specs', () => {
   it('reads the fields, defaults port and database to *', () => {
     expect(ok('pgpass', 'pgpass target=pg host=db.postgres.database.azure.com port=5432 database=orders user=app@contoso.com')).toEqual({
-      name: 'pgpass', kind: 'pgpass', target: 'pg', host: 'db.postgres.database.azure.com', port: '5432', database: 'orders', user: 'app@contoso.com',
+      name: 'pgpass',
+      kind: 'pgpass',
+      target: 'pg',
+      host: 'db.postgres.database.azure.com',
+      port: '5432',
+      database: 'orders',
+      user: 'app@contoso.com',
     });
     expect(ok('pgpass', 'pgpass target=pg host=* user=app')).toMatchObject({ port: '*', database: '*', host: '*' });
   });
@@ -33,14 +47,18 @@ describe('pgpass specs', () => {
     expect(problem('p', 'pgpass host=h user=u')).toMatch(/needs target=/);
     expect(problem('p', 'pgpass target=pg host=h user=u port=99999')).toMatch(/port "99999": use a port number from 1 to 65535, or \*/);
     expect(problem('p', 'pgpass target=pg host=h user=u port=0')).toMatch(/port "0"/);
-    expect(problem('p', 'pgpass target=pg host=h user=u dbname=x')).toMatch(/unknown field "dbname": a pgpass file takes target, host, port, database and user/);
+    expect(problem('p', 'pgpass target=pg host=h user=u dbname=x')).toMatch(
+      /unknown field "dbname": a pgpass file takes target, host, port, database and user/,
+    );
     expect(problem('p', 'pgpass target=pg host=h user=u user=v')).toMatch(/sets user twice/);
     expect(problem('p', 'pgpass target=pg host= user=u')).toMatch(/empty host: give a value, or \*/);
     expect(problem('p', 'pgpass target=pg host=h user="a\tb"')).toMatch(/control character, tab or line break in user/);
     expect(problem('p', 'pgpass target=pg host=h user="unclosed')).toMatch(/unclosed quote in the value of user/);
     expect(problem('p', 'pgpass target=pg host=h user=a"b"')).toMatch(/quote inside the value of user/);
     expect(problem('p', 'pgpass target=pg host=h user="a"b')).toMatch(/right after the closing quote/);
-    expect(problem('p', 'pgpass target=sql host=h user=u')).toMatch(/target "sql", which is not a token target \(the token targets are pg, kv, pg.replica\): add sql=<scope>/);
+    expect(problem('p', 'pgpass target=sql host=h user=u')).toMatch(
+      /target "sql", which is not a token target \(the token targets are pg, kv, pg.replica\): add sql=<scope>/,
+    );
     expect(problem('p', 'pgpass target=pg host=h user=u', [])).toMatch(/there are no token targets/);
     expect(problem('p', 'pgpass target=pg host h')).toMatch(/each field must be key=value/);
   });
@@ -49,7 +67,9 @@ describe('pgpass specs', () => {
 describe('dotenv specs', () => {
   it('reads NAME=<target>.<field> pairs, target names with dots included', () => {
     expect(ok('app.env', 'dotenv PGPASSWORD=pg.token\n  PG_EXPIRES_ON=pg.expires_on PG_EXPIRES_AT=pg.expires_at R=pg.replica.scope')).toEqual({
-      name: 'app.env', kind: 'dotenv', entries: [
+      name: 'app.env',
+      kind: 'dotenv',
+      entries: [
         { variable: 'PGPASSWORD', ref: { target: 'pg', field: 'token' } },
         { variable: 'PG_EXPIRES_ON', ref: { target: 'pg', field: 'expires_on' } },
         { variable: 'PG_EXPIRES_AT', ref: { target: 'pg', field: 'expires_at' } },
@@ -71,7 +91,9 @@ describe('templates', () => {
   it('keeps the text verbatim after the separator and splits out placeholders', () => {
     const spec = ok('conf.ini', 'template\n[db]\npassword = {{ pg.token }}\nexpires={{pg.expires_at}} {{ "{{" }}x}}\nscope={{ kv.scope | url | json }}\n');
     expect(spec).toEqual({
-      name: 'conf.ini', kind: 'template', parts: [
+      name: 'conf.ini',
+      kind: 'template',
+      parts: [
         { text: '[db]\npassword = ' },
         { ref: { target: 'pg', field: 'token' }, filters: [] },
         { text: '\nexpires=' },
@@ -119,7 +141,10 @@ describe('file names and sets of files', () => {
     const r = parseFilesSetting(text, TARGETS);
     expect(r.ok && r.value.map((f) => f.name)).toEqual(['a', 'b.env']);
     expect(parseFilesSetting('', TARGETS)).toEqual({ ok: true, value: [] });
-    expect(parseFilesSetting('pgpass target=pg', TARGETS)).toMatchObject({ ok: false, problem: expect.stringMatching(/must be a JSON object of file name to spec/) });
+    expect(parseFilesSetting('pgpass target=pg', TARGETS)).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/must be a JSON object of file name to spec/),
+    });
     expect(parseFilesSetting('{"a":1}', TARGETS)).toMatchObject({ ok: false, problem: expect.stringMatching(/values are strings/) });
     expect(parseFilesSetting('{"a":"pgpass"}', TARGETS)).toMatchObject({ ok: false, problem: expect.stringMatching(/^file "a" needs target=/) });
   });

@@ -15,6 +15,8 @@ describe('token targets (entra-sidecar.io/tokens, ENTRA_SIDECAR_TOKENS)', () => 
     // the sidecar's own parser: a scope it would refuse at start is refused at admission
     expect(parseTargets('storage=not a scope')).toHaveProperty('problem');
     expect(parseTargets('storage=https://storage.azure.com/')).toEqual({ targets: [{ name: 'storage', scope: 'https://storage.azure.com/.default' }] });
-    expect(parseTargets(Array.from({ length: 33 }, (_, i) => `t${i}=https://r${i}.example/.default`).join(','))).toEqual({ problem: 'has 33 targets; at most 32 are allowed' });
+    expect(parseTargets(Array.from({ length: 33 }, (_, i) => `t${i}=https://r${i}.example/.default`).join(','))).toEqual({
+      problem: 'has 33 targets; at most 32 are allowed',
+    });
   });
 });

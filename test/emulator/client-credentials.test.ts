@@ -23,12 +23,26 @@ const SCOPE = 'https://vault.azure.net/.default';
 const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 /** A certificate assertion as msal-node (PS256 + x5t#S256) or older clients (RS256 + x5t) build it. */
-function assertion(o: { key: KeyObject; certPem: string; alg: 'RS256' | 'PS256'; clientId: string; aud: string; exp?: number; iss?: string; jti?: string; header?: Record<string, unknown> }): string {
+function assertion(o: {
+  key: KeyObject;
+  certPem: string;
+  alg: 'RS256' | 'PS256';
+  clientId: string;
+  aud: string;
+  exp?: number;
+  iss?: string;
+  jti?: string;
+  header?: Record<string, unknown>;
+}): string {
   const der = Buffer.from(o.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-  const thumb = o.alg === 'PS256' ? { 'x5t#S256': createHash('sha256').update(der).digest('base64url') } : { x5t: createHash('sha1').update(der).digest('base64url') };
+  const thumb =
+    o.alg === 'PS256' ? { 'x5t#S256': createHash('sha256').update(der).digest('base64url') } : { x5t: createHash('sha1').update(der).digest('base64url') };
   const now = Math.floor(Date.now() / 1000);
   const input = `${b64({ alg: o.alg, typ: 'JWT', ...thumb, ...o.header })}.${b64({ aud: o.aud, iss: o.iss ?? o.clientId, sub: o.clientId, jti: o.jti ?? randomUUID(), nbf: now, exp: o.exp ?? now + 600 })}`;
-  const sig = o.alg === 'RS256' ? sign('sha256', Buffer.from(input), o.key) : sign('sha256', Buffer.from(input), { key: o.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const sig =
+    o.alg === 'RS256'
+      ? sign('sha256', Buffer.from(input), o.key)
+      : sign('sha256', Buffer.from(input), { key: o.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   const jwt = `${input}.${sig.toString('base64url')}`;
   recordSecret(jwt);
   return jwt;
@@ -57,7 +71,11 @@ describe('client secrets', () => {
     const wrong = await postToken(emu, form(app, { client_secret: `${good.value}x` }));
     expect(wrong.status).toBe(401);
     expect(wrong.json()).toMatchObject({ error: 'invalid_client', error_codes: [7000215] });
-    expect(wrong.json().error_description).toMatch(new RegExp(`^AADSTS7000215: Invalid client secret provided\\. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app}'\\.\\r\\nTrace ID: `));
+    expect(wrong.json().error_description).toMatch(
+      new RegExp(
+        `^AADSTS7000215: Invalid client secret provided\\. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app}'\\.\\r\\nTrace ID: `,
+      ),
+    );
 
     const old = await postToken(emu, form(app, { client_secret: expired.value }));
     expect(old.status).toBe(401);
@@ -97,14 +115,25 @@ describe('certificate assertions', () => {
 
     const unknown = await send(assertion({ ...base, key: stranger.privateKey, certPem: stranger.certPem }));
     expect(unknown.status).toBe(401);
-    expect(unknown.json().error_description).toMatch(new RegExp(`^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\\. \\[Reason - The key was not found\\., Thumbprint of key used by client: '${stranger.thumbprintSha256.toUpperCase()}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app}'\\.`));
-    expect((await send(assertion({ ...base, key: old.privateKey, certPem: old.certPem }))).json().error_description).toMatch(/^AADSTS700027: Client assertion contains an invalid signature\. \[Reason - The key used is expired\./);
-    expect((await send(assertion({ ...base, key: stranger.privateKey }))).json().error_description).toMatch(/^AADSTS700027: Client assertion contains an invalid signature\./);
+    expect(unknown.json().error_description).toMatch(
+      new RegExp(
+        `^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\\. \\[Reason - The key was not found\\., Thumbprint of key used by client: '${stranger.thumbprintSha256.toUpperCase()}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app}'\\.`,
+      ),
+    );
+    expect((await send(assertion({ ...base, key: old.privateKey, certPem: old.certPem }))).json().error_description).toMatch(
+      /^AADSTS700027: Client assertion contains an invalid signature\. \[Reason - The key used is expired\./,
+    );
+    expect((await send(assertion({ ...base, key: stranger.privateKey }))).json().error_description).toMatch(
+      /^AADSTS700027: Client assertion contains an invalid signature\./,
+    );
     expect((await send(assertion({ ...base, iss: randomUUID() }))).json().error_codes).toEqual([700021]);
     expect((await send(assertion({ ...base, aud: `${emu.url}/common/oauth2/v2.0/token` }))).json().error_codes).toEqual([700023]);
     expect((await send(assertion({ ...base, exp: Math.floor(Date.now() / 1000) - 5 }))).json().error_codes).toEqual([700024]);
     // the same certificate on another app is not this app's
     const other = newApp();
-    expect((await postToken(emu, form(other, { client_assertion_type: ASSERTION_TYPE, client_assertion: assertion({ ...base, clientId: other }) }))).json().error_codes).toEqual([700027]);
+    expect(
+      (await postToken(emu, form(other, { client_assertion_type: ASSERTION_TYPE, client_assertion: assertion({ ...base, clientId: other }) }))).json()
+        .error_codes,
+    ).toEqual([700027]);
   });
 });

@@ -51,15 +51,27 @@ describe('entra-sidecar emulator (command)', () => {
   it('prints one ready line, serves tokens, rotates the token file, and exits 0 on SIGTERM', async () => {
     const tokenDir = join(root, 'sa');
     const { child, ready, lines } = await startCommand([
-      '--token-dir', tokenDir,
-      '--rotate-every', '200ms',
-      '--token-lifetime', '30',
-      '--tenant-id', TENANT,
-      '--client-id', CLIENT,
-      '--dir', join(root, 'state'),
+      '--token-dir',
+      tokenDir,
+      '--rotate-every',
+      '200ms',
+      '--token-lifetime',
+      '30',
+      '--tenant-id',
+      TENANT,
+      '--client-id',
+      CLIENT,
+      '--dir',
+      join(root, 'state'),
     ]);
     try {
-      expect(ready).toMatchObject({ event: 'ready', tenantId: TENANT, clientId: CLIENT, caFile: join(root, 'state', 'ca.pem'), tokenFile: join(tokenDir, 'token') });
+      expect(ready).toMatchObject({
+        event: 'ready',
+        tenantId: TENANT,
+        clientId: CLIENT,
+        caFile: join(root, 'state', 'ca.pem'),
+        tokenFile: join(tokenDir, 'token'),
+      });
       expect(ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const caPem = readFileSync(ready.caFile, 'utf8');
       expect(caPem).toMatch(/^-----BEGIN CERTIFICATE-----/);

@@ -206,7 +206,12 @@ describe('Entra validation errors in the real shape', () => {
   it('AADSTS70021 when issuer, subject or audience match no federated credential', async () => {
     const cases = [
       { o: { serviceAccount: 'other' }, sub: 'system:serviceaccount:default:other', iss: emu.issuer, aud: 'api://AzureADTokenExchange' },
-      { o: { issuer: 'https://elsewhere.example.com' }, sub: 'system:serviceaccount:default:workload', iss: 'https://elsewhere.example.com', aud: 'api://AzureADTokenExchange' },
+      {
+        o: { issuer: 'https://elsewhere.example.com' },
+        sub: 'system:serviceaccount:default:workload',
+        iss: 'https://elsewhere.example.com',
+        aud: 'api://AzureADTokenExchange',
+      },
       { o: { audience: 'api://Other' }, sub: 'system:serviceaccount:default:workload', iss: emu.issuer, aud: 'api://Other' },
     ];
     for (const c of cases) {
@@ -231,16 +236,16 @@ describe('Entra validation errors in the real shape', () => {
     expect(emu.exchanges.at(-1)).toMatchObject({ scope: 'https://storage.azure.com/.default', status: 200 });
     // OIDC scopes alone, or two resources, are still refused
     expectEntraError(await postToken(emu, tokenForm(emu, { scope: 'openid offline_access profile' })), 400, 'invalid_scope', 1002012);
-    expectEntraError(await postToken(emu, tokenForm(emu, { scope: 'https://storage.azure.com/.default https://vault.azure.net/.default openid' })), 400, 'invalid_scope', 1002012);
+    expectEntraError(
+      await postToken(emu, tokenForm(emu, { scope: 'https://storage.azure.com/.default https://vault.azure.net/.default openid' })),
+      400,
+      'invalid_scope',
+      1002012,
+    );
   });
 
   it('AADSTS500011 for a resource configured as unknown', async () => {
-    const body = expectEntraError(
-      await postToken(emu, tokenForm(emu, { scope: 'https://nowhere.example.com/.default' })),
-      400,
-      'invalid_resource',
-      500011,
-    );
+    const body = expectEntraError(await postToken(emu, tokenForm(emu, { scope: 'https://nowhere.example.com/.default' })), 400, 'invalid_resource', 500011);
     expect(body.error_description).toContain(`The resource principal named https://nowhere.example.com was not found in the tenant named ${emu.tenantId}.`);
   });
 
@@ -416,8 +421,10 @@ describe('close', () => {
     const own = await startEmulator();
     own.inject({ kind: 'hang' });
     const hung = new Promise<string>((resolve) => {
-      const req = request(`${own.url}/${own.tenantId}/oauth2/v2.0/token`, { method: 'POST', ca: own.caPem, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, () =>
-        resolve('answered'),
+      const req = request(
+        `${own.url}/${own.tenantId}/oauth2/v2.0/token`,
+        { method: 'POST', ca: own.caPem, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        () => resolve('answered'),
       );
       req.on('error', (e) => resolve(`error: ${e.message}`));
       req.end(tokenForm(own));

@@ -48,7 +48,12 @@ describe('FaultSchedule', () => {
 
 describe('parseFault (admin API input)', () => {
   it('accepts every fault kind', () => {
-    expect(parseFault({ kind: 'status', status: 502, body: 'x', headers: { a: 'b' } })).toEqual({ kind: 'status', status: 502, body: 'x', headers: { a: 'b' } });
+    expect(parseFault({ kind: 'status', status: 502, body: 'x', headers: { a: 'b' } })).toEqual({
+      kind: 'status',
+      status: 502,
+      body: 'x',
+      headers: { a: 'b' },
+    });
     expect(parseFault({ kind: 'aadsts', code: 70021 })).toEqual({ kind: 'aadsts', code: 70021 });
     expect(parseFault({ kind: 'retry-after', seconds: 5 })).toEqual({ kind: 'retry-after', seconds: 5, status: undefined });
     expect(parseFault({ kind: 'delay', ms: 10 })).toEqual({ kind: 'delay', ms: 10 });

@@ -90,7 +90,9 @@ export function pollEndpoint(sp: SidecarProcess, resource = STORAGE, everyMs = 2
     while (running) {
       result.requests++;
       try {
-        const r = await fetch(`${sp.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, { headers: { 'X-IDENTITY-HEADER': sp.identityHeader } });
+        const r = await fetch(`${sp.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, {
+          headers: { 'X-IDENTITY-HEADER': sp.identityHeader },
+        });
         const text = await r.text();
         if (r.status === 200) {
           result.ok++;
@@ -136,14 +138,21 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 
 /** Waits until `/metrics` shows `name{labels}` at `atLeast` or more; returns the value. */
 export async function waitForMetric(sp: SidecarProcess, name: string, labels: Record<string, string>, atLeast = 1, timeoutMs = 30_000): Promise<number> {
-  return waitUntil(async () => {
-    const v = metricValue(await metricsText(sp), name, labels);
-    return v >= atLeast ? v : undefined;
-  }, `${name}${JSON.stringify(labels)} >= ${atLeast}`, timeoutMs, 100);
+  return waitUntil(
+    async () => {
+      const v = metricValue(await metricsText(sp), name, labels);
+      return v >= atLeast ? v : undefined;
+    },
+    `${name}${JSON.stringify(labels)} >= ${atLeast}`,
+    timeoutMs,
+    100,
+  );
 }
 
 /** /readyz status and body. */
-export async function readyz(sp: SidecarProcess): Promise<{ status: number; body: { status: string; targets: { name: string; ready: boolean; lastError?: string; fileWritten: boolean }[] } }> {
+export async function readyz(
+  sp: SidecarProcess,
+): Promise<{ status: number; body: { status: string; targets: { name: string; ready: boolean; lastError?: string; fileWritten: boolean }[] } }> {
   const r = await fetch(`${sp.health}/readyz`);
   return { status: r.status, body: (await r.json()) as never };
 }
@@ -168,15 +177,27 @@ export function successesSince(emulator: Emulator, from: number): ExchangeRecord
  */
 export async function waitForFreshToken(pair: Pair, previous: string, timeoutMs = 30_000, name = 'storage', resource = STORAGE): Promise<string> {
   const { sidecar } = pair;
-  const fresh = await waitUntil(() => {
-    const t = tokenFile(sidecar, name);
-    return t && t !== previous ? t : undefined;
-  }, `a fresh token in ${name} after the fault cleared`, timeoutMs, 100);
-  await waitUntil(async () => {
-    const r = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
-    if (r.status !== 200) return false;
-    return ((await r.json()) as { access_token: string }).access_token !== previous;
-  }, 'the endpoint to serve the fresh token', 10_000, 100);
+  const fresh = await waitUntil(
+    () => {
+      const t = tokenFile(sidecar, name);
+      return t && t !== previous ? t : undefined;
+    },
+    `a fresh token in ${name} after the fault cleared`,
+    timeoutMs,
+    100,
+  );
+  await waitUntil(
+    async () => {
+      const r = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      });
+      if (r.status !== 200) return false;
+      return ((await r.json()) as { access_token: string }).access_token !== previous;
+    },
+    'the endpoint to serve the fresh token',
+    10_000,
+    100,
+  );
   return fresh;
 }
 
@@ -187,7 +208,9 @@ export function logsWith(sp: SidecarProcess, prefix: string): Record<string, unk
 
 /** The first refresh-failure log line with `reason`, waiting for it. */
 export function waitForFailureLog(sp: SidecarProcess, reason: string, timeoutMs = 30_000): Promise<Record<string, unknown> & { msg: string }> {
-  return sp.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('token refresh failed') && l.reason === reason, timeoutMs) as Promise<Record<string, unknown> & { msg: string }>;
+  return sp.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('token refresh failed') && l.reason === reason, timeoutMs) as Promise<
+    Record<string, unknown> & { msg: string }
+  >;
 }
 
 /** The sidecar is still running (no crash). */

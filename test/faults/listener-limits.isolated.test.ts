@@ -80,15 +80,27 @@ function startAttacker(a: Attack): { holding: Promise<void>; done: Promise<Attac
  * One request; resolves with the status and the time it took. With an agent, on its kept-alive
  * connection (as every Azure SDK sends); without, on a fresh connection.
  */
-function timedRequest(o: { port: number; method: string; path: string; headers: Record<string, string>; body?: string; agent?: http.Agent }): Promise<{ status: number; ms: number; body: string }> {
+function timedRequest(o: {
+  port: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  agent?: http.Agent;
+}): Promise<{ status: number; ms: number; body: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: o.port, method: o.method, path: o.path, headers: o.headers, agent: o.agent ?? false, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, body: Buffer.concat(chunks).toString('utf8').slice(0, 300) }));
-      res.on('error', (err) => resolve({ status: 0, ms: performance.now() - started, body: String(err) }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: o.port, method: o.method, path: o.path, headers: o.headers, agent: o.agent ?? false, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, body: Buffer.concat(chunks).toString('utf8').slice(0, 300) }),
+        );
+        res.on('error', (err) => resolve({ status: 0, ms: performance.now() - started, body: String(err) }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', (err) => resolve({ status: 0, ms: performance.now() - started, body: String(err) }));
     req.end(o.body);
@@ -96,7 +108,10 @@ function timedRequest(o: { port: number; method: string; path: string; headers: 
 }
 
 /** A well-behaved client: requests one after another until `until` resolves; every answer recorded. */
-async function behave(until: Promise<unknown>, next: (i: number) => Promise<{ status: number; ms: number; body: string }>): Promise<{ latencies: number[]; failures: { status: number; body: string }[] }> {
+async function behave(
+  until: Promise<unknown>,
+  next: (i: number) => Promise<{ status: number; ms: number; body: string }>,
+): Promise<{ latencies: number[]; failures: { status: number; body: string }[] }> {
   let over = false;
   void until.finally(() => (over = true));
   const latencies: number[] = [];
@@ -117,7 +132,9 @@ function percentile(values: number[], p: number): number {
 const fileLimit = hardFileLimit();
 const enoughFiles = fileLimit >= CONNECTIONS + 500;
 if (!enoughFiles && process.env.CI === 'true') {
-  throw new Error(`the slow-connection fault test needs ${CONNECTIONS + 500} open files but the hard limit (ulimit -Hn) is ${fileLimit}: raise it for the CI user`);
+  throw new Error(
+    `the slow-connection fault test needs ${CONNECTIONS + 500} open files but the hard limit (ulimit -Hn) is ${fileLimit}: raise it for the CI user`,
+  );
 }
 
 describe.skipIf(!enoughFiles)(`${CONNECTIONS} slow loopback connections against the injected sidecar (skipped when ulimit -Hn < ${CONNECTIONS + 500})`, () => {
@@ -137,42 +154,63 @@ describe.skipIf(!enoughFiles)(`${CONNECTIONS} slow loopback connections against 
   /** App Service GETs and legacy form POSTs, alternately, as an app would send them. */
   const appRequest = (agent?: http.Agent) => (i: number) =>
     i % 2 === 0
-      ? timedRequest({ agent, port: port(), method: 'GET', path: `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, headers: { 'X-IDENTITY-HEADER': pair.sidecar.identityHeader } })
-      : timedRequest({ agent, port: port(), method: 'POST', path: '/msi/token', headers: { Metadata: 'true', 'Content-Type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` });
+      ? timedRequest({
+          agent,
+          port: port(),
+          method: 'GET',
+          path: `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`,
+          headers: { 'X-IDENTITY-HEADER': pair.sidecar.identityHeader },
+        })
+      : timedRequest({
+          agent,
+          port: port(),
+          method: 'POST',
+          path: '/msi/token',
+          headers: { Metadata: 'true', 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: `resource=${encodeURIComponent(STORAGE)}`,
+        });
   /** kubelet-style probes of /healthz and /readyz */
-  const probe = (agent?: http.Agent) => (i: number) => timedRequest({ agent, port: healthPort(), method: 'GET', path: i % 2 === 0 ? '/healthz' : '/readyz', headers: {} });
+  const probe = (agent?: http.Agent) => (i: number) =>
+    timedRequest({ agent, port: healthPort(), method: 'GET', path: i % 2 === 0 ? '/healthz' : '/readyz', headers: {} });
 
   const attacks: { name: string; target: 'endpoint' | 'health'; count: number; head: string; body?: string }[] = [
     {
       name: 'partial legacy POST bodies (8 KB of a declared 16 000, Metadata: true)',
-      target: 'endpoint', count: CONNECTIONS,
+      target: 'endpoint',
+      count: CONNECTIONS,
       head: 'POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\n',
       body: `resource=${'a'.repeat(8 * 1024)}`,
     },
     {
       name: 'partial legacy POST bodies (15 KB of a declared 16 000, Metadata: true)',
-      target: 'endpoint', count: CONNECTIONS,
+      target: 'endpoint',
+      count: CONNECTIONS,
       head: 'POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\n',
       body: `resource=${'a'.repeat(15 * 1024)}`,
     },
     {
       name: 'legacy POST bodies without Metadata',
-      target: 'endpoint', count: CONNECTIONS,
+      target: 'endpoint',
+      count: CONNECTIONS,
       head: 'POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\n',
       body: `resource=${'a'.repeat(15 * 1024)}`,
     },
     {
       name: 'partial headers (~7 KB, never finished)',
-      target: 'endpoint', count: CONNECTIONS,
+      target: 'endpoint',
+      count: CONNECTIONS,
       head: `GET /msi/token?api-version=2019-08-01 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(7 * 1024)}`,
     },
     {
       name: 'idle connections (nothing sent)',
-      target: 'endpoint', count: CONNECTIONS, head: '',
+      target: 'endpoint',
+      count: CONNECTIONS,
+      head: '',
     },
     {
       name: 'partial headers on the health port',
-      target: 'health', count: CONNECTIONS,
+      target: 'health',
+      count: CONNECTIONS,
       head: `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(7 * 1024)}`,
     },
   ];
@@ -183,7 +221,17 @@ describe.skipIf(!enoughFiles)(`${CONNECTIONS} slow loopback connections against 
       // the client keeps its connection, as apps do: it is open before the attack starts
       const warm = await (a.target === 'health' ? probe(agent) : appRequest(agent))(0);
       expect(warm.status).toBe(200);
-      const attacker = startAttacker({ host: '127.0.0.1', port: a.target === 'endpoint' ? port() : healthPort(), count: a.count, head: a.head, body: a.body, trickleMs: 1_000, durationMs: ATTACK_MS, maxMs: 60_000, reconnect: true });
+      const attacker = startAttacker({
+        host: '127.0.0.1',
+        port: a.target === 'endpoint' ? port() : healthPort(),
+        count: a.count,
+        head: a.head,
+        body: a.body,
+        trickleMs: 1_000,
+        durationMs: ATTACK_MS,
+        maxMs: 60_000,
+        reconnect: true,
+      });
       // two well-behaved clients for as long as the attack lasts: one on its kept-alive
       // connection, one opening a new connection for every request
       const [seen, fresh] = await Promise.all([
@@ -195,10 +243,12 @@ describe.skipIf(!enoughFiles)(`${CONNECTIONS} slow loopback connections against 
       const alive = pair.sidecar.proc.exitCode === null && pair.sidecar.proc.signalCode === null;
       const mem = alive ? memoryOf(pid) : { rss: NaN, peak: NaN };
       const ms = (v: number) => `${v.toFixed(1)} ms`;
-      console.log(`[listener-limits] ${a.name} on the ${a.target} port: attacker ${stats.attempted} connections, ${stats.connects} connects with the reconnects, at most ${stats.maxOpen} open at once; ` +
-        `kept-alive client ${seen.latencies.length} answers, ${seen.failures.length} failures, p50 ${ms(percentile(seen.latencies, 50))}, p99 ${ms(percentile(seen.latencies, 99))}; ` +
-        `new-connection client ${fresh.latencies.length} answers, ${fresh.failures.length} failures, p50 ${ms(percentile(fresh.latencies, 50))}, p99 ${ms(percentile(fresh.latencies, 99))}; ` +
-        `sidecar RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, peak ${(mem.peak / 2 ** 20).toFixed(1)} MiB (ceiling ${(RSS_CEILING / 2 ** 20).toFixed(1)} MiB)`);
+      console.log(
+        `[listener-limits] ${a.name} on the ${a.target} port: attacker ${stats.attempted} connections, ${stats.connects} connects with the reconnects, at most ${stats.maxOpen} open at once; ` +
+          `kept-alive client ${seen.latencies.length} answers, ${seen.failures.length} failures, p50 ${ms(percentile(seen.latencies, 50))}, p99 ${ms(percentile(seen.latencies, 99))}; ` +
+          `new-connection client ${fresh.latencies.length} answers, ${fresh.failures.length} failures, p50 ${ms(percentile(fresh.latencies, 50))}, p99 ${ms(percentile(fresh.latencies, 99))}; ` +
+          `sidecar RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, peak ${(mem.peak / 2 ** 20).toFixed(1)} MiB (ceiling ${(RSS_CEILING / 2 ** 20).toFixed(1)} MiB)`,
+      );
       expect(alive, `the sidecar died: ${pair.sidecar.stderr.slice(-5).join(' | ')}`).toBe(true);
       expect(mem.peak).toBeLessThan(RSS_CEILING);
       expect(seen.failures.slice(0, 5)).toEqual([]);

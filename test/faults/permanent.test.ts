@@ -15,9 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt, serviceAccountSubject, type Emulator } from '../../src/emulator/index.js';
-import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil,
-} from './harness.js';
+import { alive, metricsText, metricValue, pollEndpoint, readyz, sleep, startPair, STORAGE, tokenFile, waitForFailureLog, waitUntil } from './harness.js';
 
 const CAP_MS = 20_000;
 /** The sidecar's env for these tests: the product's policy with a 20 s cap. */
@@ -61,45 +59,63 @@ const rows: PermanentRow[] = [
 
 describe.concurrent('permanent Entra refusals', () => {
   for (const row of rows) {
-    it(`AADSTS${row.code} before any token: not ready, backoff at the cap, the log names the fix, recovers after the cap`, async () => {
-      let fix: () => void = () => undefined;
-      const pair = await startPair({ ready: false, before: (e) => { fix = row.breakIt(e); }, sidecar: { env: FAST } });
-      const { emulator, sidecar } = pair;
-      try {
-        const line = await waitForFailureLog(sidecar, `AADSTS${row.code}`);
-        expect(line.level === 'error' || line.level === 50).toBe(true);
-        expect(line.msg).toMatch(new RegExp(`^token refresh failed: Entra refused the exchange \\(HTTP 400, \\w+\\): AADSTS${row.code}: .* — ${row.fix.source}`));
-        expect(line).toMatchObject({ retryable: false, retryInS: CAP_MS / 1000, clientId: emulator.clientId, tenantId: emulator.tenantId, aadsts: row.code });
-        // the assertion's iss/sub/aud, to compare with the federated credential
-        expect(line.assertionClaims).toEqual({ iss: emulator.issuer, sub: serviceAccountSubject('default', 'workload'), aud: ['api://AzureADTokenExchange'] });
+    it(
+      `AADSTS${row.code} before any token: not ready, backoff at the cap, the log names the fix, recovers after the cap`,
+      async () => {
+        let fix: () => void = () => undefined;
+        const pair = await startPair({
+          ready: false,
+          before: (e) => {
+            fix = row.breakIt(e);
+          },
+          sidecar: { env: FAST },
+        });
+        const { emulator, sidecar } = pair;
+        try {
+          const line = await waitForFailureLog(sidecar, `AADSTS${row.code}`);
+          expect(line.level === 'error' || line.level === 50).toBe(true);
+          expect(line.msg).toMatch(
+            new RegExp(`^token refresh failed: Entra refused the exchange \\(HTTP 400, \\w+\\): AADSTS${row.code}: .* — ${row.fix.source}`),
+          );
+          expect(line).toMatchObject({ retryable: false, retryInS: CAP_MS / 1000, clientId: emulator.clientId, tenantId: emulator.tenantId, aadsts: row.code });
+          // the assertion's iss/sub/aud, to compare with the federated credential
+          expect(line.assertionClaims).toEqual({
+            iss: emulator.issuer,
+            sub: serviceAccountSubject('default', 'workload'),
+            aud: ['api://AzureADTokenExchange'],
+          });
 
-        const r = await readyz(sidecar);
-        expect(r.status).toBe(503);
-        expect(r.body.targets[0]).toMatchObject({ name: 'storage', ready: false });
-        expect(r.body.targets[0]?.lastError).toContain(`AADSTS${row.code}`);
-        const m = await metricsText(sidecar);
-        expect(metricValue(m, 'entra_sidecar_exchange_errors_total', { target: 'storage', reason: `AADSTS${row.code}` })).toBe(1);
-        expect(metricValue(m, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' })).toBe(1);
-        expect(metricValue(m, 'entra_sidecar_ready', {})).toBe(0);
+          const r = await readyz(sidecar);
+          expect(r.status).toBe(503);
+          expect(r.body.targets[0]).toMatchObject({ name: 'storage', ready: false });
+          expect(r.body.targets[0]?.lastError).toContain(`AADSTS${row.code}`);
+          const m = await metricsText(sidecar);
+          expect(metricValue(m, 'entra_sidecar_exchange_errors_total', { target: 'storage', reason: `AADSTS${row.code}` })).toBe(1);
+          expect(metricValue(m, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' })).toBe(1);
+          expect(metricValue(m, 'entra_sidecar_ready', {})).toBe(0);
 
-        // the app asking meanwhile gets the refusal passed on, and does not make the sidecar call Entra
-        const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
-        expect(answer.status).toBe(400);
-        expect(((await answer.json()) as { message: string }).message).toContain(`AADSTS${row.code}`);
+          // the app asking meanwhile gets the refusal passed on, and does not make the sidecar call Entra
+          const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, {
+            headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+          });
+          expect(answer.status).toBe(400);
+          expect(((await answer.json()) as { message: string }).message).toContain(`AADSTS${row.code}`);
 
-        // fixed at once: a retry before the cap would succeed early, so the one retry's time proves the backoff
-        fix();
-        await sidecar.waitReady(CAP_MS + 15_000);
-        const [failed, next, ...more] = emulator.exchanges;
-        expect(next?.status).toBe(200);
-        expect(more, 'one retry, at the cap').toEqual([]);
-        expect((next?.at as number) - (failed?.at as number)).toBeGreaterThanOrEqual(CAP_MS - 1_000);
-        expect(alive(sidecar)).toBe(true);
-        expect(tokenFile(sidecar)).toMatch(/^eyJ/);
-      } finally {
-        await pair.close();
-      }
-    }, CAP_MS + 60_000);
+          // fixed at once: a retry before the cap would succeed early, so the one retry's time proves the backoff
+          fix();
+          await sidecar.waitReady(CAP_MS + 15_000);
+          const [failed, next, ...more] = emulator.exchanges;
+          expect(next?.status).toBe(200);
+          expect(more, 'one retry, at the cap').toEqual([]);
+          expect((next?.at as number) - (failed?.at as number)).toBeGreaterThanOrEqual(CAP_MS - 1_000);
+          expect(alive(sidecar)).toBe(true);
+          expect(tokenFile(sidecar)).toMatch(/^eyJ/);
+        } finally {
+          await pair.close();
+        }
+      },
+      CAP_MS + 60_000,
+    );
   }
 
   it('AADSTS70021 with a token held: the held token is served until it expires, then /readyz turns false', async () => {
@@ -113,7 +129,7 @@ describe.concurrent('permanent Entra refusals', () => {
       expect(line.retryInS, "the product's 60 s cap: this test keeps the real policy").toBe(60);
       // the token held when the refusal came (the first refresh may have landed before it)
       const held = tokenFile(sidecar) as string;
-      const expiresOnMs = ((decodeJwt(held)?.payload as { exp: number }).exp) * 1000;
+      const expiresOnMs = (decodeJwt(held)?.payload as { exp: number }).exp * 1000;
       expect((await readyz(sidecar)).status, 'ready while the held token is valid').toBe(200);
       // poll on until shortly before the held token expires
       await sleep(Math.max(0, expiresOnMs - Date.now() - 1_500));
@@ -148,7 +164,10 @@ describe.concurrent('permanent Entra refusals', () => {
         expect(feed.served).toContain(retried?.jti);
         expect(seen.failures).toEqual([]);
         const m = await metricsText(sidecar);
-        expect(metricValue(m, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' }), 'retried at once: no failed refresh, no backoff').toBe(0);
+        expect(
+          metricValue(m, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' }),
+          'retried at once: no failed refresh, no backoff',
+        ).toBe(0);
         // the refusal is still visible: counted and logged once
         expect(metricValue(m, 'entra_sidecar_exchange_errors_total', { target: 'storage', reason: 'AADSTS700024' })).toBe(1);
         const line = await sidecar.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AADSTS700024'), 5_000);
@@ -161,29 +180,33 @@ describe.concurrent('permanent Entra refusals', () => {
       }
     }, 120_000);
 
-    it('refused twice: exactly two attempts, then a failure at the cap', async () => {
-      const feed = await startTokenFeed();
-      const pair = await startPair({ before: feed.attach, sidecar: { tokenFile: feed.path, env: FAST } });
-      const { emulator, sidecar } = pair;
-      try {
-        const from = emulator.exchanges.length;
-        emulator.inject({ kind: 'aadsts', code: 700024 }, { count: 2 });
-        const line = await waitForFailureLog(sidecar, 'AADSTS700024');
-        expect(line.retryInS).toBe(CAP_MS / 1000);
-        expect(line.msg).toMatch(/service-account token expired or is not yet valid/);
-        // the next exchange after the two refusals is the one at the cap (the injected refusals are used up, so it succeeds)
-        const first = (): number => emulator.exchanges.findIndex((e, i) => i >= from && e.error === 'AADSTS700024');
-        await waitUntil(() => emulator.exchanges[first() + 2]?.status === 200, 'the retry at the cap', CAP_MS + 15_000);
-        const attempts = emulator.exchanges.slice(first(), first() + 3);
-        expect(attempts.map((e) => e.error ?? e.status)).toEqual(['AADSTS700024', 'AADSTS700024', 200]);
-        expect(attempts[1]?.jti).not.toBe(attempts[0]?.jti);
-        expect((attempts[2]?.at as number) - (attempts[1]?.at as number), 'two attempts, then nothing until the cap').toBeGreaterThanOrEqual(CAP_MS - 1_000);
-        expect(alive(sidecar)).toBe(true);
-      } finally {
-        await pair.close();
-        feed.stop();
-      }
-    }, CAP_MS + 120_000);
+    it(
+      'refused twice: exactly two attempts, then a failure at the cap',
+      async () => {
+        const feed = await startTokenFeed();
+        const pair = await startPair({ before: feed.attach, sidecar: { tokenFile: feed.path, env: FAST } });
+        const { emulator, sidecar } = pair;
+        try {
+          const from = emulator.exchanges.length;
+          emulator.inject({ kind: 'aadsts', code: 700024 }, { count: 2 });
+          const line = await waitForFailureLog(sidecar, 'AADSTS700024');
+          expect(line.retryInS).toBe(CAP_MS / 1000);
+          expect(line.msg).toMatch(/service-account token expired or is not yet valid/);
+          // the next exchange after the two refusals is the one at the cap (the injected refusals are used up, so it succeeds)
+          const first = (): number => emulator.exchanges.findIndex((e, i) => i >= from && e.error === 'AADSTS700024');
+          await waitUntil(() => emulator.exchanges[first() + 2]?.status === 200, 'the retry at the cap', CAP_MS + 15_000);
+          const attempts = emulator.exchanges.slice(first(), first() + 3);
+          expect(attempts.map((e) => e.error ?? e.status)).toEqual(['AADSTS700024', 'AADSTS700024', 200]);
+          expect(attempts[1]?.jti).not.toBe(attempts[0]?.jti);
+          expect((attempts[2]?.at as number) - (attempts[1]?.at as number), 'two attempts, then nothing until the cap').toBeGreaterThanOrEqual(CAP_MS - 1_000);
+          expect(alive(sidecar)).toBe(true);
+        } finally {
+          await pair.close();
+          feed.stop();
+        }
+      },
+      CAP_MS + 120_000,
+    );
   });
 });
 

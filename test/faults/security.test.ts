@@ -72,7 +72,10 @@ describe('a running sidecar', () => {
       [`/MSI/TOKEN?${q}`, { headers: secret }],
       [`/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: secret }],
       [`/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: secret }],
-      ['/msi/token', { method: 'POST', headers: { ...secret, 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` }],
+      [
+        '/msi/token',
+        { method: 'POST', headers: { ...secret, 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` },
+      ],
     ];
     const held = tokenFile(sidecar) as string;
     for (const [path, init] of attempts) {
@@ -95,11 +98,16 @@ describe('a running sidecar', () => {
   it('the token endpoint is not reachable on the pod network address', async () => {
     const { sidecar } = pair;
     const port = Number(new URL(sidecar.endpoint).port);
-    const external = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4');
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && !a.internal && a.family === 'IPv4');
     if (!external) return; // no non-loopback interface on this machine: nothing to connect to
     const outcome = await new Promise<string>((resolve) => {
       const s = net.connect(port, external.address);
-      s.once('connect', () => { s.destroy(); resolve('connected'); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
       s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
     });
     expect(outcome).toBe('ECONNREFUSED');
@@ -107,7 +115,9 @@ describe('a running sidecar', () => {
 
   it('X-Forwarded-For is refused even with the right secret (SSRF through a proxy)', async () => {
     const { sidecar } = pair;
-    const r = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader, 'X-Forwarded-For': '203.0.113.7' } });
+    const r = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, {
+      headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader, 'X-Forwarded-For': '203.0.113.7' },
+    });
     expect(r.status).toBe(400);
     const body = (await r.json()) as Record<string, unknown>;
     expect(body.access_token).toBeUndefined();
@@ -126,13 +136,21 @@ describe('ENTRA_SIDECAR_FLAVOURS=app-service', () => {
     const pair = await startPair({ lifetimeSec: 600, sidecar: { env: { ENTRA_SIDECAR_FLAVOURS: 'app-service' } } });
     try {
       const { sidecar } = pair;
-      const imds = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { Metadata: 'true' } });
+      const imds = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(STORAGE)}`, {
+        headers: { Metadata: 'true' },
+      });
       expect(imds.status).toBe(404);
       expect(await imds.text()).not.toContain('access_token');
-      const msi = await fetch(`${sidecar.endpoint}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${encodeURIComponent(STORAGE)}` });
+      const msi = await fetch(`${sidecar.endpoint}/msi/token`, {
+        method: 'POST',
+        headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' },
+        body: `resource=${encodeURIComponent(STORAGE)}`,
+      });
       expect(msi.status).toBe(404);
       expect(await msi.text()).not.toContain('access_token');
-      const appService = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+      const appService = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      });
       expect(appService.status).toBe(200);
     } finally {
       await pair.close();
@@ -148,7 +166,10 @@ describe('the new-scope budget (issue 17, finding 4)', () => {
       const before = emulator.exchangeCount();
       const answers: Array<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> = [];
       for (let i = 0; i < 8; i++) {
-        const r = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(`https://app-${i}.example.com`)}`, { headers: { Metadata: 'true' } });
+        const r = await fetch(
+          `${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(`https://app-${i}.example.com`)}`,
+          { headers: { Metadata: 'true' } },
+        );
         answers.push({ status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as Record<string, unknown> });
       }
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 503, 503, 503, 503, 503]);
@@ -159,7 +180,10 @@ describe('the new-scope budget (issue 17, finding 4)', () => {
       expect(String(refused.body.error_description)).toContain('ENTRA_SIDECAR_NEW_SCOPE_BURST');
       expect(refused.body.access_token).toBeUndefined();
       // the held ones and the configured target are still answered
-      const again = await fetch(`${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent('https://app-0.example.com')}`, { headers: { Metadata: 'true' } });
+      const again = await fetch(
+        `${sidecar.endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent('https://app-0.example.com')}`,
+        { headers: { Metadata: 'true' } },
+      );
       expect(again.status).toBe(200);
       const metrics = await (await fetch(`${sidecar.health}/metrics`)).text();
       expect(metrics).toMatch(/^entra_sidecar_new_scopes_refused_total 5$/m);

@@ -12,7 +12,18 @@ import { describe, expect, it } from 'vitest';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { startSidecarProcess } from '../helpers/sidecar.js';
 import {
-  alive, metricsText, metricValue, permissionsApply, pollEndpoint, readyz, startPair, tokenFile, waitForFreshToken, waitForMetric, waitUntil, type Pair,
+  alive,
+  metricsText,
+  metricValue,
+  permissionsApply,
+  pollEndpoint,
+  readyz,
+  startPair,
+  tokenFile,
+  waitForFreshToken,
+  waitForMetric,
+  waitUntil,
+  type Pair,
 } from './harness.js';
 
 interface Row {
@@ -30,15 +41,50 @@ const rotate = (pair: Pair, path: string) => () => {
 const unreadable = permissionsApply();
 
 const rows: Row[] = [
-  { name: 'missing', breakIt: (p, path) => { rmSync(path); return rotate(p, path); }, problem: /does not exist: check the projected service-account token volume is mounted and AZURE_FEDERATED_TOKEN_FILE points at it$/ },
-  { name: 'empty', breakIt: (p, path) => { writeFileSync(path, ''); return rotate(p, path); }, problem: /is empty: kubelet has not written the token yet, or the volume is wrong$/ },
-  { name: 'not a JWT', breakIt: (p, path) => { writeFileSync(path, 'this is not a token\n'); return rotate(p, path); }, problem: /does not hold a JWT: it must be a projected service-account token/ },
+  {
+    name: 'missing',
+    breakIt: (p, path) => {
+      rmSync(path);
+      return rotate(p, path);
+    },
+    problem: /does not exist: check the projected service-account token volume is mounted and AZURE_FEDERATED_TOKEN_FILE points at it$/,
+  },
+  {
+    name: 'empty',
+    breakIt: (p, path) => {
+      writeFileSync(path, '');
+      return rotate(p, path);
+    },
+    problem: /is empty: kubelet has not written the token yet, or the volume is wrong$/,
+  },
+  {
+    name: 'not a JWT',
+    breakIt: (p, path) => {
+      writeFileSync(path, 'this is not a token\n');
+      return rotate(p, path);
+    },
+    problem: /does not hold a JWT: it must be a projected service-account token/,
+  },
   {
     name: 'expired',
-    breakIt: (p, path) => { p.emulator.writeProjectedToken(join(path, '..'), { lifetimeSec: -120 }); return rotate(p, path); },
+    breakIt: (p, path) => {
+      p.emulator.writeProjectedToken(join(path, '..'), { lifetimeSec: -120 });
+      return rotate(p, path);
+    },
     problem: /holds a token that expired at \d{4}-\d\d-\d\dT[\d:.]+Z: kubelet should rotate it; check the kubelet and the volume's expirationSeconds$/,
   },
-  { name: 'a folder (EISDIR)', breakIt: (p, path) => { rmSync(path); execFileSync('mkdir', [path]); return () => { rmSync(path, { recursive: true }); rotate(p, path)(); }; }, problem: /is a folder: AZURE_FEDERATED_TOKEN_FILE must name the token file itself$/ },
+  {
+    name: 'a folder (EISDIR)',
+    breakIt: (p, path) => {
+      rmSync(path);
+      execFileSync('mkdir', [path]);
+      return () => {
+        rmSync(path, { recursive: true });
+        rotate(p, path)();
+      };
+    },
+    problem: /is a folder: AZURE_FEDERATED_TOKEN_FILE must name the token file itself$/,
+  },
 ];
 if ('wrapper' in unreadable) {
   rows.push({
@@ -96,7 +142,9 @@ describe.concurrent('service-account token file faults', () => {
       const r = await readyz(sidecar);
       expect(r.status).toBe(503);
       expect(r.body.targets[0]?.lastError).toContain('does not exist');
-      const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+      const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      });
       expect(answer.status, 'transient: 503, never a 400 that SDKs treat as final').toBe(503);
       expect(emulator.exchanges.length).toBe(0);
       emulator.writeProjectedToken(dir);

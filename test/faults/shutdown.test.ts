@@ -26,7 +26,10 @@ async function terminate(sp: SidecarProcess): Promise<{ code: number | null; sig
 /** Every token file in `dir` is whole: raw files are a JWT, .json files parse and hold one. */
 function checkWhole(dir: string): { names: string[] } {
   const names = readdirSync(dir);
-  expect(names.filter((n) => n.includes('.tmp-')), 'no temp file left').toEqual([]);
+  expect(
+    names.filter((n) => n.includes('.tmp-')),
+    'no temp file left',
+  ).toEqual([]);
   for (const n of names) {
     const text = readFileSync(join(dir, n), 'utf8');
     if (n.endsWith('.json')) {
@@ -49,8 +52,12 @@ describe.concurrent('SIGTERM', () => {
       // the refresh (at about 2 s) hangs; an app asks for a new scope, which hangs too
       await waitUntil(() => emulator.exchanges.some((e) => e.error === 'fault:hang'), 'the refresh to hang', 15_000);
       const before = tokenFile(sidecar) as string;
-      const waiting = fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } })
-        .then(async (r) => ({ status: r.status, body: await r.text() }), (err: unknown) => ({ status: 0, body: String(err) }));
+      const waiting = fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      }).then(
+        async (r) => ({ status: r.status, body: await r.text() }),
+        (err: unknown) => ({ status: 0, body: String(err) }),
+      );
       await waitUntil(() => emulator.exchanges.filter((e) => e.error === 'fault:hang').length >= 2, 'the on-demand exchange to hang', 10_000);
 
       const { code, signal, ms } = await terminate(sidecar);
@@ -96,7 +103,10 @@ describe.concurrent('SIGTERM', () => {
           // every token obtained before shutdown began was written out in full, both files
           const shutdownAt = sidecar.logs.findIndex((l) => l.msg === 'shutting down');
           expect(shutdownAt).toBeGreaterThan(0);
-          const refreshed = sidecar.logs.slice(0, shutdownAt).filter((l) => l.msg === 'token refreshed').map((l) => l.target as string);
+          const refreshed = sidecar.logs
+            .slice(0, shutdownAt)
+            .filter((l) => l.msg === 'token refreshed')
+            .map((l) => l.target as string);
           for (const t of refreshed) expect(names).toEqual(expect.arrayContaining([t, `${t}.json`]));
           caught = atSignal < 60;
         } finally {
@@ -134,4 +144,3 @@ describe.concurrent('SIGTERM', () => {
     }
   });
 });
-

@@ -9,7 +9,17 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { startSidecarProcess } from '../helpers/sidecar.js';
 import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, startPair, tokenFile, waitForFailureLog, waitForFreshToken, waitForMetric, waitUntil,
+  alive,
+  metricsText,
+  metricValue,
+  pollEndpoint,
+  readyz,
+  startPair,
+  tokenFile,
+  waitForFailureLog,
+  waitForFreshToken,
+  waitForMetric,
+  waitUntil,
 } from './harness.js';
 
 /**
@@ -63,14 +73,18 @@ describe.concurrent('TLS failure (a certificate from a CA the sidecar does not t
     const sidecar = await startSidecarProcess({ emulator, env: { NODE_EXTRA_CA_CERTS: stranger.caFile } });
     try {
       const line = await waitForFailureLog(sidecar, 'tls');
-      expect(line.msg).toMatch(/^token refresh failed: TLS failure talking to Entra \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry$/);
+      expect(line.msg).toMatch(
+        /^token refresh failed: TLS failure talking to Entra \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry$/,
+      );
       expect(line.retryable).toBe(true);
       // retried with backoff (the second attempt follows within the first backoff ceiling)
       await waitForMetric(sidecar, 'entra_sidecar_exchange_errors_total', { target: 'storage', reason: 'tls' }, 2, 15_000);
       const r = await readyz(sidecar);
       expect(r.status).toBe(503);
       expect(r.body.targets[0]?.lastError).toMatch(/TLS failure/);
-      const token = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+      const token = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      });
       expect(token.status).toBe(503);
       expect(token.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(emulator.exchanges.length, 'no request got through the handshake').toBe(0);
@@ -91,7 +105,9 @@ describe.concurrent('TLS failure (a certificate from a CA the sidecar does not t
       relay.switchTo(portOf(stranger));
       const poll = pollEndpoint(sidecar);
       const line = await waitForFailureLog(sidecar, 'tls');
-      expect(line.msg).toMatch(/^token refresh failed: TLS failure talking to Entra \(.+\): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry$/);
+      expect(line.msg).toMatch(
+        /^token refresh failed: TLS failure talking to Entra \(.+\): check AZURE_AUTHORITY_HOST and, for a private CA, NODE_EXTRA_CA_CERTS; will retry$/,
+      );
       await waitForMetric(sidecar, 'entra_sidecar_refreshes_total', { target: 'storage', result: 'failure' }, 2, 15_000);
       expect(stranger.exchanges.length, 'nothing was sent to the untrusted server').toBe(0);
       const held = tokenFile(sidecar) as string;

@@ -133,10 +133,15 @@ function readFiles(dir: string): { raw: string; json: { access_token: string; ex
  * refreshes go on a read may see the new raw file and the old JSON; read again until they agree.
  */
 async function readMatchingFiles(dir: string): Promise<{ raw: string; json: { access_token: string; expires_on: number } }> {
-  return waitUntil(() => {
-    const f = readFiles(dir);
-    return f.json.access_token === f.raw ? f : undefined;
-  }, 'token and JSON files from the same refresh', 10_000, 20);
+  return waitUntil(
+    () => {
+      const f = readFiles(dir);
+      return f.json.access_token === f.raw ? f : undefined;
+    },
+    'token and JSON files from the same refresh',
+    10_000,
+    20,
+  );
 }
 
 describe.concurrent('token folder faults', () => {
@@ -151,11 +156,17 @@ describe.concurrent('token folder faults', () => {
         const poll = pollEndpoint(sidecar);
 
         const line = await sidecar.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot write token files'), 20_000);
-        expect(line.msg).toBe(`cannot write token files for storage in ${sidecar.tokenDir} (${row.code}): the endpoint keeps serving; the old files stay as they were`);
+        expect(line.msg).toBe(
+          `cannot write token files for storage in ${sidecar.tokenDir} (${row.code}): the endpoint keeps serving; the old files stay as they were`,
+        );
         expect(line).toMatchObject({ level: 'error', target: 'storage', code: row.code });
         // a second failed write: from here on nothing can land (a refresh whose writes straddled
         // the break may have replaced the raw file and failed on the JSON one)
-        await waitUntil(async () => (metricValue(await metricsText(sidecar), 'entra_sidecar_token_file_write_errors_total', { target: 'storage' }) ?? 0) >= 2, 'a second failed write', 20_000);
+        await waitUntil(
+          async () => (metricValue(await metricsText(sidecar), 'entra_sidecar_token_file_write_errors_total', { target: 'storage' }) ?? 0) >= 2,
+          'a second failed write',
+          20_000,
+        );
         // the last files written before the folder broke: each one whole
         const before = readFiles(sidecar.tokenDir);
         expect(before.raw).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -169,10 +180,14 @@ describe.concurrent('token folder faults', () => {
           await sleep(100);
         } while (Date.now() < before.json.expires_on * 1000 - 500);
         // then not ready: the files hold an expired token
-        const notReady = await waitUntil(async () => {
-          const r = await readyz(sidecar);
-          return r.status === 503 ? r : undefined;
-        }, 'readyz false once the token on disk expired', 10_000);
+        const notReady = await waitUntil(
+          async () => {
+            const r = await readyz(sidecar);
+            return r.status === 503 ? r : undefined;
+          },
+          'readyz false once the token on disk expired',
+          10_000,
+        );
         expect(notReady.body.targets[0]).toMatchObject({ name: 'storage', fileWritten: false });
         expect(readFiles(sidecar.tokenDir).raw, 'old files never truncated').toBe(before.raw);
         // refreshes go on failing, each with its own short-lived temp file: none may be left behind
@@ -201,7 +216,8 @@ describe.concurrent('token folder faults', () => {
   }
 
   if (!canMount) {
-    it.skip('read-only mount (EROFS) and full folder (ENOSPC): this process may not mount a tmpfs; the permission and RLIMIT_FSIZE rows above cover the same code path', () => undefined);
+    it.skip('read-only mount (EROFS) and full folder (ENOSPC): this process may not mount a tmpfs; the permission and RLIMIT_FSIZE rows above cover the same code path', () =>
+      undefined);
   }
 
   if ('skip' in permissions) it.skip(`read-only folder (no write permission): ${permissions.skip}`, () => undefined);
@@ -215,7 +231,9 @@ describe.concurrent('token folder faults', () => {
     try {
       const line = await sidecar.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot write token files'), 20_000);
       expect(line.msg).toContain(`in ${tokenDir} (EACCES)`);
-      const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+      const answer = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, {
+        headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+      });
       expect(answer.status).toBe(200);
       const r = await readyz(sidecar);
       expect(r.status).toBe(503);

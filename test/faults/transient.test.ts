@@ -7,9 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../src/emulator/index.js';
 import { recordSecret } from '../helpers/audit.js';
-import {
-  alive, metricsText, metricValue, pollEndpoint, readyz, startPair, tokenFile, waitForFailureLog, waitForFreshToken, type Pair,
-} from './harness.js';
+import { alive, metricsText, metricValue, pollEndpoint, readyz, startPair, tokenFile, waitForFailureLog, waitForFreshToken, type Pair } from './harness.js';
 
 interface Row {
   fault: Fault | ((pair: Pair) => Fault);
@@ -59,7 +57,10 @@ async function runTransientRow(row: Row): Promise<{ pair: Pair; line: Record<str
     const after = emulator.exchanges.slice(from);
     const start = after.findIndex((e) => e.error !== undefined);
     const faulted = after.slice(start, start + row.count);
-    expect(faulted.every((e) => e.error !== undefined), 'the fault answered `count` consecutive exchanges').toBe(true);
+    expect(
+      faulted.every((e) => e.error !== undefined),
+      'the fault answered `count` consecutive exchanges',
+    ).toBe(true);
     const next = after[start + row.count];
     expect(next?.status, 'then a token').toBe(200);
     expect(next?.error).toBeUndefined();
@@ -74,7 +75,9 @@ describe.concurrent('transient Entra faults: served from the held token, retried
   for (const status of [500, 502, 503]) {
     it(`Entra ${status}: retry with backoff, log names the status`, async () => {
       const { pair, failedAt } = await runTransientRow({
-        fault: { kind: 'status', status }, count: 3, reason: `http_${status}`,
+        fault: { kind: 'status', status },
+        count: 3,
+        reason: `http_${status}`,
         message: new RegExp(`^token refresh failed: Entra answered HTTP ${status}: AADSTS90033.*; will retry$`),
       });
       try {
@@ -90,7 +93,10 @@ describe.concurrent('transient Entra faults: served from the held token, retried
 
   it('429 with Retry-After: the next attempt waits at least Retry-After', async () => {
     const { pair, failedAt, nextAt, line } = await runTransientRow({
-      fault: { kind: 'retry-after', seconds: 3 }, count: 1, reason: 'http_429', message: /^token refresh failed: Entra answered HTTP 429: .*; will retry$/,
+      fault: { kind: 'retry-after', seconds: 3 },
+      count: 1,
+      reason: 'http_429',
+      message: /^token refresh failed: Entra answered HTTP 429: .*; will retry$/,
     });
     try {
       expect(nextAt - (failedAt[0] as number)).toBeGreaterThanOrEqual(3_000);
@@ -102,7 +108,10 @@ describe.concurrent('transient Entra faults: served from the held token, retried
 
   it('exchange hangs: timed out (ENTRA_SIDECAR_EXCHANGE_TIMEOUT), then retried', async () => {
     const { pair, failedAt, nextAt } = await runTransientRow({
-      fault: { kind: 'hang' }, count: 1, reason: 'timeout', env: { ENTRA_SIDECAR_EXCHANGE_TIMEOUT: '2s' },
+      fault: { kind: 'hang' },
+      count: 1,
+      reason: 'timeout',
+      env: { ENTRA_SIDECAR_EXCHANGE_TIMEOUT: '2s' },
       message: /^token refresh failed: no answer from Entra within 2 s; will retry$/,
     });
     try {
@@ -114,7 +123,10 @@ describe.concurrent('transient Entra faults: served from the held token, retried
 
   it('connection reset: retried, logged as a network failure', async () => {
     const { pair } = await runTransientRow({
-      fault: { kind: 'reset' }, count: 2, reason: 'network', message: /^token refresh failed: cannot reach Entra \((ECONNRESET|socket hang up)\); will retry$/,
+      fault: { kind: 'reset' },
+      count: 2,
+      reason: 'network',
+      message: /^token refresh failed: cannot reach Entra \((ECONNRESET|socket hang up)\); will retry$/,
     });
     await pair.close();
   });
@@ -126,10 +138,17 @@ describe.concurrent('transient Entra faults: served from the held token, retried
         // a truncated answer that carries a whole JWT: the excerpt must not repeat it
         leaked = p.emulator.mintServiceAccountToken().token;
         recordSecret(leaked);
-        return { kind: 'status', status: 200, body: `{"token_type":"Bearer","expires_in":3599,"access_token":"${leaked}`, headers: { 'content-type': 'application/json' } };
+        return {
+          kind: 'status',
+          status: 200,
+          body: `{"token_type":"Bearer","expires_in":3599,"access_token":"${leaked}`,
+          headers: { 'content-type': 'application/json' },
+        };
       },
-      count: 1, reason: 'malformed_response',
-      message: /^token refresh failed: Entra's token endpoint answered HTTP 200 with a body that is not Entra's JSON \(a proxy in between\?\): ".*token_type.*\[redacted\]/,
+      count: 1,
+      reason: 'malformed_response',
+      message:
+        /^token refresh failed: Entra's token endpoint answered HTTP 200 with a body that is not Entra's JSON \(a proxy in between\?\): ".*token_type.*\[redacted\]/,
     });
     try {
       expect(line.msg.length).toBeLessThan(400);
@@ -143,7 +162,9 @@ describe.concurrent('transient Entra faults: served from the held token, retried
 
   it("malformed JSON (the emulator's truncated token response): retried", async () => {
     const { pair } = await runTransientRow({
-      fault: { kind: 'malformed-json' }, count: 2, reason: 'malformed_response',
+      fault: { kind: 'malformed-json' },
+      count: 2,
+      reason: 'malformed_response',
       message: /answered HTTP 200 with a body that is not Entra's JSON .*: ".*expires_in.*"$/,
     });
     await pair.close();
@@ -151,7 +172,9 @@ describe.concurrent('transient Entra faults: served from the held token, retried
 
   it("a proxy's HTML error page: logged with the status and a short excerpt", async () => {
     const { pair, line } = await runTransientRow({
-      fault: { kind: 'html', status: 502 }, count: 2, reason: 'http_502',
+      fault: { kind: 'html', status: 502 },
+      count: 2,
+      reason: 'http_502',
       message: /^token refresh failed: Entra answered HTTP 502: "502 Bad Gateway 502 Bad Gateway nginx"; will retry$/,
     });
     try {

@@ -12,7 +12,12 @@ import { parseSidecarConfig, SIDECAR_OPTIONS } from '../../src/config/sidecar.js
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed7);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
-const AZURE_CREDENTIAL_ENV = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN'];
+const AZURE_CREDENTIAL_ENV = [
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN',
+];
 const SETTINGS = new Set([...SIDECAR_OPTIONS.map(settingName), ...AZURE_CREDENTIAL_ENV, 'command line', 'credential']);
 /** A ConfigError names one setting, or several joined by " and " (a credential given twice). */
 const namesRealSettings = (setting: string): boolean => setting.split(' and ').every((p) => SETTINGS.has(p));
@@ -22,7 +27,32 @@ const garbage = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.constantFrom('', ' ', '\t', '\n', '\r\n', '=', ',', ',,', ':', '-', '--', '0', '-1', '1e3', '0x10', 'NaN', 'Infinity', 'true', 'null', 'undefined', '%00', '\u0000', '\u2028', '😀'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\t',
+    '\n',
+    '\r\n',
+    '=',
+    ',',
+    ',,',
+    ':',
+    '-',
+    '--',
+    '0',
+    '-1',
+    '1e3',
+    '0x10',
+    'NaN',
+    'Infinity',
+    'true',
+    'null',
+    'undefined',
+    '%00',
+    '\u0000',
+    '\u2028',
+    '😀',
+  ),
   fc.integer({ min: 200, max: 5000 }).map((n) => 'z'.repeat(n)),
 );
 
@@ -31,11 +61,45 @@ const VALUES: Record<string, string[]> = {
   'client-id': [GUID, GUID.toUpperCase(), 'not-a-guid', `${GUID}x`, '0'],
   'tenant-id': ['11111111-1111-4111-8111-111111111111', 'contoso.onmicrosoft.com', 'common', 'a/b', 'tenant id'],
   'federated-token-file': ['/var/run/secrets/azure/tokens/azure-identity-token', '/tmp/token', 'relative/token'],
-  'authority-host': ['https://login.microsoftonline.com', 'https://login.microsoftonline.com/', 'https://login.chinacloudapi.cn', 'https://127.0.0.1:8443', 'http://login.microsoftonline.com', 'https://x/path', 'https://x?q', 'login.microsoftonline.com', 'https://'],
-  tokens: ['storage=https://storage.azure.com/.default', 'storage=https://storage.azure.com/', 'pg=https://ossrdbms-aad.database.windows.net/.default,kv=https://vault.azure.net', 'a=b', 'storage', '=https://x', 'a=https://x,a=https://y', '../x=https://x', 'x.json=https://x', 'g=00000000-0000-4000-8000-000000000000'],
+  'authority-host': [
+    'https://login.microsoftonline.com',
+    'https://login.microsoftonline.com/',
+    'https://login.chinacloudapi.cn',
+    'https://127.0.0.1:8443',
+    'http://login.microsoftonline.com',
+    'https://x/path',
+    'https://x?q',
+    'login.microsoftonline.com',
+    'https://',
+  ],
+  tokens: [
+    'storage=https://storage.azure.com/.default',
+    'storage=https://storage.azure.com/',
+    'pg=https://ossrdbms-aad.database.windows.net/.default,kv=https://vault.azure.net',
+    'a=b',
+    'storage',
+    '=https://x',
+    'a=https://x,a=https://y',
+    '../x=https://x',
+    'x.json=https://x',
+    'g=00000000-0000-4000-8000-000000000000',
+  ],
   'token-dir': ['/var/run/secrets/entra', '/tmp/x', 'relative', '/'],
   'file-mode': ['0644', '600', '0600', '0777', '0999', '644a', '10644'],
-  listen: ['127.0.0.1:42350', '127.0.0.1:0', '[::1]:42350', 'localhost:1', '127.1.2.3:5', '0.0.0.0:42350', '10.0.0.1:1', '127.0.0.1:99999', '127.0.0.1', ':42350', '[::]:1', '::1:42350'],
+  listen: [
+    '127.0.0.1:42350',
+    '127.0.0.1:0',
+    '[::1]:42350',
+    'localhost:1',
+    '127.1.2.3:5',
+    '0.0.0.0:42350',
+    '10.0.0.1:1',
+    '127.0.0.1:99999',
+    '127.0.0.1',
+    ':42350',
+    '[::]:1',
+    '::1:42350',
+  ],
   'health-listen': ['0.0.0.0:42351', '127.0.0.1:42350', '127.0.0.1:0', '[::]:42351', 'x:y'],
   'identity-header': ['S3CRET-0123456789abcdef0123456789', 'short', 'S3CRET with spaces 0123456789', 'S3CRET-ünïcode-0123456789abcdef'],
   'allowed-scopes': ['https://storage.azure.com/.default', 'https://a/.default,https://b', 'not a scope', ','],
@@ -57,18 +121,25 @@ const VALUES: Record<string, string[]> = {
 };
 
 const specs = SIDECAR_OPTIONS.filter((s) => !s.boolean);
-const valueFor = (flag: string): fc.Arbitrary<string> => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...(VALUES[flag] ?? [''])) }, { weight: 1, arbitrary: garbage });
+const valueFor = (flag: string): fc.Arbitrary<string> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...(VALUES[flag] ?? [''])) }, { weight: 1, arbitrary: garbage });
 
 /**
  * A valid environment with a few settings overridden, removed or garbled, so that every
  * setting's check is reached (a wholly random environment fails on the first required one).
  */
 const BASE: Record<string, string> = {
-  AZURE_CLIENT_ID: GUID, AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111', AZURE_FEDERATED_TOKEN_FILE: '/t', ENTRA_SIDECAR_IDENTITY_HEADER: 'S3CRET-base-0123456789abcdef',
+  AZURE_CLIENT_ID: GUID,
+  AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111',
+  AZURE_FEDERATED_TOKEN_FILE: '/t',
+  ENTRA_SIDECAR_IDENTITY_HEADER: 'S3CRET-base-0123456789abcdef',
 };
 const ENV_ONLY = [...AZURE_CREDENTIAL_ENV, 'ENTRA_SIDECAR_SEND_CERTIFICATE_CHAIN'];
 const override = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...specs).chain((s) => fc.option(valueFor(s.flag), { nil: undefined, freq: 6 }).map((v) => [s.env as string, v] as const)) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(...specs).chain((s) => fc.option(valueFor(s.flag), { nil: undefined, freq: 6 }).map((v) => [s.env as string, v] as const)),
+  },
   { weight: 1, arbitrary: fc.constantFrom(...ENV_ONLY).chain((name) => fc.option(valueFor(name), { nil: undefined, freq: 6 }).map((v) => [name, v] as const)) },
 );
 const withRequired = fc.tuple(fc.boolean(), fc.array(override, { maxLength: 4 })).map(([keepBase, overrides]) => {
@@ -91,7 +162,12 @@ const argvArb = fc.array(argItem, { maxLength: 3 }).map((items) => items.flat())
 
 describe('parseSidecarConfig fuzz', () => {
   it('the exchange timeout defaults to 10 s (the hang row of the fault matrix relies on it)', () => {
-    const c = parseSidecarConfig([], { AZURE_CLIENT_ID: GUID, AZURE_TENANT_ID: GUID, AZURE_FEDERATED_TOKEN_FILE: '/t', ENTRA_SIDECAR_IDENTITY_HEADER: 'S3CRET-0123456789abcdef' });
+    const c = parseSidecarConfig([], {
+      AZURE_CLIENT_ID: GUID,
+      AZURE_TENANT_ID: GUID,
+      AZURE_FEDERATED_TOKEN_FILE: '/t',
+      ENTRA_SIDECAR_IDENTITY_HEADER: 'S3CRET-0123456789abcdef',
+    });
     expect(c.exchangeTimeoutMs).toBe(10_000);
   });
 
@@ -115,8 +191,14 @@ describe('parseSidecarConfig fuzz', () => {
     const outcomes = { valid: 0, errors: new Map<string, number>() };
     fc.assert(
       fc.property(argvArb, withRequired, (argv, env) => {
-        const secrets = [env.ENTRA_SIDECAR_IDENTITY_HEADER, env.AZURE_CLIENT_SECRET, env.AZURE_CLIENT_CERTIFICATE_PASSWORD, ...argv.flatMap((a, i) => (a.startsWith('--identity-header=') ? [a.slice('--identity-header='.length)] : a === '--identity-header' ? [argv[i + 1]] : []))]
-          .filter((s): s is string => typeof s === 'string' && s.startsWith('S3CRET'));
+        const secrets = [
+          env.ENTRA_SIDECAR_IDENTITY_HEADER,
+          env.AZURE_CLIENT_SECRET,
+          env.AZURE_CLIENT_CERTIFICATE_PASSWORD,
+          ...argv.flatMap((a, i) =>
+            a.startsWith('--identity-header=') ? [a.slice('--identity-header='.length)] : a === '--identity-header' ? [argv[i + 1]] : [],
+          ),
+        ].filter((s): s is string => typeof s === 'string' && s.startsWith('S3CRET'));
         let config;
         try {
           config = parseSidecarConfig(argv, env);
@@ -147,8 +229,15 @@ describe('parseSidecarConfig fuzz', () => {
         expect(['debug', 'info', 'warn', 'error']).toContain(config.logLevel);
         // exactly one credential, and certificate-only settings only with a certificate
         const c = config.credential;
-        const given = [env.AZURE_FEDERATED_TOKEN_FILE, env.ENTRA_SIDECAR_CLIENT_SECRET_FILE, env.AZURE_CLIENT_SECRET, env.ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE, env.AZURE_CLIENT_CERTIFICATE_PATH].filter((v) => v !== undefined && v.trim() !== '');
-        if (argv.every((a) => !/^--(federated-token-file|client-secret-file|client-certificate-file)/.test(a))) expect(given.length, JSON.stringify(env)).toBe(1);
+        const given = [
+          env.AZURE_FEDERATED_TOKEN_FILE,
+          env.ENTRA_SIDECAR_CLIENT_SECRET_FILE,
+          env.AZURE_CLIENT_SECRET,
+          env.ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE,
+          env.AZURE_CLIENT_CERTIFICATE_PATH,
+        ].filter((v) => v !== undefined && v.trim() !== '');
+        if (argv.every((a) => !/^--(federated-token-file|client-secret-file|client-certificate-file)/.test(a)))
+          expect(given.length, JSON.stringify(env)).toBe(1);
         if (c.kind === 'client_certificate') expect(c.file.trim()).not.toBe('');
         else expect((env.AZURE_CLIENT_CERTIFICATE_PASSWORD ?? '').trim()).toBe('');
         if (c.kind === 'client_secret') expect(Boolean(c.file) !== Boolean(c.value)).toBe(true);

@@ -34,10 +34,15 @@ interface FuzzRequest {
 function printable(r: FuzzRequest): FuzzRequest {
   const short = (v: string) => (v.length > 60 ? `${v.slice(0, 40)}…(${v.length} chars)` : v);
   return Object.assign(r, {
-    [fc.toStringMethod]: () => JSON.stringify({
-      method: r.method, path: short(r.path), query: r.query.map(([k, v]) => [short(k), short(v)]), headers: r.headers.map(([k, v]) => [k, short(v)]),
-      body: `${r.body.length} bytes: ${short(r.body.toString('latin1'))}`, chunked: r.chunked,
-    }),
+    [fc.toStringMethod]: () =>
+      JSON.stringify({
+        method: r.method,
+        path: short(r.path),
+        query: r.query.map(([k, v]) => [short(k), short(v)]),
+        headers: r.headers.map(([k, v]) => [k, short(v)]),
+        body: `${r.body.length} bytes: ${short(r.body.toString('latin1'))}`,
+        chunked: r.chunked,
+      }),
   });
 }
 
@@ -144,7 +149,8 @@ function mayGetToken(r: FuzzRequest, secret: string): boolean {
   const rightSecret = secrets.length === 1 && secrets[0] === secret;
   const p = normaliseLoose(r.path);
   if (p === MSI_PATH && r.method === 'GET') return rightSecret;
-  if (p === MSI_PATH && r.method === 'POST' && values('content-type')[0]?.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') return false;
+  if (p === MSI_PATH && r.method === 'POST' && values('content-type')[0]?.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded')
+    return false;
   if ((p === IMDS_PATH && r.method === 'GET') || (p === MSI_PATH && r.method === 'POST')) {
     return metadata.length === 1 && metadata[0]?.toLowerCase() === 'true' && (secrets.length === 0 || rightSecret);
   }
@@ -152,9 +158,25 @@ function mayGetToken(r: FuzzRequest, secret: string): boolean {
 }
 
 function arbitraries(secret: string, clientId: string) {
-  const urlChars = fc.constantFrom(...'abcxyzABC019-._~!$&\'()*+,;=:@/%'.split(''), '%2F', '%2e%2e', '..', '%00', '%ZZ', 'é', '\u00ff', ' ', '\t', '#');
+  const urlChars = fc.constantFrom(..."abcxyzABC019-._~!$&'()*+,;=:@/%".split(''), '%2F', '%2e%2e', '..', '%00', '%ZZ', 'é', '\u00ff', ' ', '\t', '#');
   const junk = fc.string({ unit: urlChars, maxLength: 40 });
-  const realPath = fc.constantFrom(MSI_PATH, `/${MSI_PATH}`, `${MSI_PATH}/`, IMDS_PATH, `${IMDS_PATH}/`, `/${IMDS_PATH.replace(/\//g, '//')}`, IMDS_PATH.toUpperCase(), MSI_PATH.toUpperCase(), '/msi//token', '/msi/token%2F', '/healthz', '/metrics', '/readyz', '/', '*');
+  const realPath = fc.constantFrom(
+    MSI_PATH,
+    `/${MSI_PATH}`,
+    `${MSI_PATH}/`,
+    IMDS_PATH,
+    `${IMDS_PATH}/`,
+    `/${IMDS_PATH.replace(/\//g, '//')}`,
+    IMDS_PATH.toUpperCase(),
+    MSI_PATH.toUpperCase(),
+    '/msi//token',
+    '/msi/token%2F',
+    '/healthz',
+    '/metrics',
+    '/readyz',
+    '/',
+    '*',
+  );
   const path = fc.oneof(
     { weight: 5, arbitrary: realPath },
     { weight: 3, arbitrary: fc.tuple(realPath, junk).map(([p, j]) => p + j) },
@@ -164,17 +186,38 @@ function arbitraries(secret: string, clientId: string) {
   );
   const enc = (s: string) => encodeURIComponent(s);
   const value = fc.oneof(
-    fc.constantFrom('2019-08-01', '2018-02-01', '2017-09-01', enc(STORAGE), enc('https://management.azure.com'), enc('https://vault.azure.net/.default'), enc('https://ossrdbms-aad.database.windows.net'), clientId, '00000000-0000-4000-8000-000000000000', enc('not a uri'), '', '%', '%E0%A4%A', 'a%20b'),
+    fc.constantFrom(
+      '2019-08-01',
+      '2018-02-01',
+      '2017-09-01',
+      enc(STORAGE),
+      enc('https://management.azure.com'),
+      enc('https://vault.azure.net/.default'),
+      enc('https://ossrdbms-aad.database.windows.net'),
+      clientId,
+      '00000000-0000-4000-8000-000000000000',
+      enc('not a uri'),
+      '',
+      '%',
+      '%E0%A4%A',
+      'a%20b',
+    ),
     fc.string({ maxLength: 80 }).map(enc),
     junk,
     fc.integer({ min: 2000, max: 9000 }).map((n) => 'r'.repeat(n)),
   );
-  const key = fc.oneof(fc.constantFrom('api-version', 'resource', 'client_id', 'clientid', 'object_id', 'principal_id', 'mi_res_id', 'msi_res_id', 'msi-res-id', 'bypass_cache'), junk);
+  const key = fc.oneof(
+    fc.constantFrom('api-version', 'resource', 'client_id', 'clientid', 'object_id', 'principal_id', 'mi_res_id', 'msi_res_id', 'msi-res-id', 'bypass_cache'),
+    junk,
+  );
   const query = fc.array(fc.tuple(key, value), { maxLength: 5 });
 
-  const tokenChars = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&\'*+.^`|~'.split(''));
+  const tokenChars = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&'*+.^`|~".split(''));
   const headerName = fc.string({ unit: tokenChars, minLength: 1, maxLength: 20 });
-  const headerValue = fc.oneof(fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, '')), fc.constantFrom('', ' ', 'é', '\u0000', '\u007f'));
+  const headerValue = fc.oneof(
+    fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, '')),
+    fc.constantFrom('', ' ', 'é', '\u0000', '\u007f'),
+  );
   const secretName = fc.constantFrom('X-IDENTITY-HEADER', 'x-identity-header', 'X-Identity-Header');
   const secretValue = fc.oneof(
     { weight: 4, arbitrary: fc.constant(secret) },
@@ -183,28 +226,59 @@ function arbitraries(secret: string, clientId: string) {
     { weight: 1, arbitrary: headerValue },
   );
   const optional = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
-  const headers = fc.record({
-    secret: optional(fc.array(fc.tuple(secretName, secretValue), { minLength: 1, maxLength: 2 })),
-    metadata: optional(fc.array(fc.tuple(fc.constantFrom('Metadata', 'metadata', 'METADATA'), fc.constantFrom('true', 'True', 'TRUE', ' true', 'false', '1', '', 'yes')), { minLength: 1, maxLength: 2 })),
-    xff: optional(fc.tuple(fc.constantFrom('X-Forwarded-For', 'x-forwarded-for', 'Forwarded', 'X-Real-IP'), fc.constantFrom('203.0.113.7', '127.0.0.1', '', '10.0.0.1, 127.0.0.1', 'for=127.0.0.1'))),
-    contentType: optional(fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'APPLICATION/X-WWW-FORM-URLENCODED', 'application/json', 'text/plain', 'multipart/form-data; boundary=x')),
-    extra: fc.array(fc.tuple(headerName, headerValue), { maxLength: 4 }),
-    huge: optional(fc.integer({ min: 1, max: 16_000 })),
-  }).map((h) => {
-    const out: [string, string][] = [];
-    if (h.secret) out.push(...h.secret);
-    if (h.metadata) out.push(...h.metadata);
-    if (h.xff) out.push(h.xff);
-    if (h.contentType) out.push(['Content-Type', h.contentType]);
-    // never let random extra headers collide with framing headers or the ones under test
-    out.push(...h.extra.filter(([k]) => !/^(content-length|transfer-encoding|host|connection|expect|upgrade|x-identity-header|metadata|x-forwarded-for|forwarded|x-real-ip|content-type)$/i.test(k)));
-    if (h.huge) out.push(['X-Padding', 'p'.repeat(h.huge)]);
-    return out;
-  });
+  const headers = fc
+    .record({
+      secret: optional(fc.array(fc.tuple(secretName, secretValue), { minLength: 1, maxLength: 2 })),
+      metadata: optional(
+        fc.array(fc.tuple(fc.constantFrom('Metadata', 'metadata', 'METADATA'), fc.constantFrom('true', 'True', 'TRUE', ' true', 'false', '1', '', 'yes')), {
+          minLength: 1,
+          maxLength: 2,
+        }),
+      ),
+      xff: optional(
+        fc.tuple(
+          fc.constantFrom('X-Forwarded-For', 'x-forwarded-for', 'Forwarded', 'X-Real-IP'),
+          fc.constantFrom('203.0.113.7', '127.0.0.1', '', '10.0.0.1, 127.0.0.1', 'for=127.0.0.1'),
+        ),
+      ),
+      contentType: optional(
+        fc.constantFrom(
+          'application/x-www-form-urlencoded',
+          'application/x-www-form-urlencoded; charset=utf-8',
+          'APPLICATION/X-WWW-FORM-URLENCODED',
+          'application/json',
+          'text/plain',
+          'multipart/form-data; boundary=x',
+        ),
+      ),
+      extra: fc.array(fc.tuple(headerName, headerValue), { maxLength: 4 }),
+      huge: optional(fc.integer({ min: 1, max: 16_000 })),
+    })
+    .map((h) => {
+      const out: [string, string][] = [];
+      if (h.secret) out.push(...h.secret);
+      if (h.metadata) out.push(...h.metadata);
+      if (h.xff) out.push(h.xff);
+      if (h.contentType) out.push(['Content-Type', h.contentType]);
+      // never let random extra headers collide with framing headers or the ones under test
+      out.push(
+        ...h.extra.filter(
+          ([k]) =>
+            !/^(content-length|transfer-encoding|host|connection|expect|upgrade|x-identity-header|metadata|x-forwarded-for|forwarded|x-real-ip|content-type)$/i.test(
+              k,
+            ),
+        ),
+      );
+      if (h.huge) out.push(['X-Padding', 'p'.repeat(h.huge)]);
+      return out;
+    });
 
   const body = fc.oneof(
     { weight: 6, arbitrary: fc.constant(Buffer.alloc(0)) },
-    { weight: 4, arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 4 }).map((kv) => Buffer.from(kv.map(([k, v]) => `${k}=${v}`).join('&'))) },
+    {
+      weight: 4,
+      arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 4 }).map((kv) => Buffer.from(kv.map(([k, v]) => `${k}=${v}`).join('&'))),
+    },
     { weight: 2, arbitrary: fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a)) },
     { weight: 1, arbitrary: fc.integer({ min: 16 * 1024 - 16, max: 1024 * 1024 }).map((n) => Buffer.from(`resource=${enc(STORAGE)}&pad=${'x'.repeat(n)}`)) },
   );
@@ -219,21 +293,79 @@ function arbitraries(secret: string, clientId: string) {
   const resource = fc.constantFrom(STORAGE, 'https://management.azure.com/', 'https://vault.azure.net', 'https://ossrdbms-aad.database.windows.net/.default');
   const valid = fc.tuple(fc.constantFrom('app_service', 'imds', 'msi'), resource, fc.boolean()).map(([flavour, res, withSecret]): FuzzRequest => {
     const r = enc(res);
-    if (flavour === 'app_service') return { method: 'GET', path: MSI_PATH, query: [['api-version', '2019-08-01'], ['resource', r]], headers: [['X-IDENTITY-HEADER', secret]], body: Buffer.alloc(0), chunked: false };
-    const auth: [string, string][] = withSecret ? [['Metadata', 'true'], ['X-IDENTITY-HEADER', secret]] : [['Metadata', 'true']];
-    if (flavour === 'imds') return { method: 'GET', path: IMDS_PATH, query: [['api-version', '2018-02-01'], ['resource', r]], headers: auth, body: Buffer.alloc(0), chunked: false };
-    return { method: 'POST', path: MSI_PATH, query: [], headers: [...auth, ['Content-Type', 'application/x-www-form-urlencoded']], body: Buffer.from(`resource=${r}`), chunked: false };
+    if (flavour === 'app_service')
+      return {
+        method: 'GET',
+        path: MSI_PATH,
+        query: [
+          ['api-version', '2019-08-01'],
+          ['resource', r],
+        ],
+        headers: [['X-IDENTITY-HEADER', secret]],
+        body: Buffer.alloc(0),
+        chunked: false,
+      };
+    const auth: [string, string][] = withSecret
+      ? [
+          ['Metadata', 'true'],
+          ['X-IDENTITY-HEADER', secret],
+        ]
+      : [['Metadata', 'true']];
+    if (flavour === 'imds')
+      return {
+        method: 'GET',
+        path: IMDS_PATH,
+        query: [
+          ['api-version', '2018-02-01'],
+          ['resource', r],
+        ],
+        headers: auth,
+        body: Buffer.alloc(0),
+        chunked: false,
+      };
+    return {
+      method: 'POST',
+      path: MSI_PATH,
+      query: [],
+      headers: [...auth, ['Content-Type', 'application/x-www-form-urlencoded']],
+      body: Buffer.from(`resource=${r}`),
+      chunked: false,
+    };
   });
   type Mutation = (r: FuzzRequest) => FuzzRequest;
   const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-    fc.nat({ max: 5 }).map((i): Mutation => (r) => ({ ...r, headers: r.headers.filter((_, j) => j !== i % Math.max(1, r.headers.length)) })),
-    fc.tuple(fc.constantFrom('X-IDENTITY-HEADER', 'Metadata', 'X-Forwarded-For', 'x-identity-header', 'metadata'), secretValue).map(([k, v]): Mutation => (r) => ({ ...r, headers: [...r.headers, [k, v]] })),
-    secretValue.map((v): Mutation => (r) => ({ ...r, headers: r.headers.map(([k, x]) => (k.toLowerCase() === 'x-identity-header' ? [k, v] : [k, x])) })),
-    fc.constantFrom('false', 'TRUE', '', 'true, true').map((v): Mutation => (r) => ({ ...r, headers: r.headers.map(([k, x]) => (k.toLowerCase() === 'metadata' ? [k, v] : [k, x])) })),
-    method.map((m): Mutation => (r) => ({ ...r, method: m })),
-    path.map((p): Mutation => (r) => ({ ...r, path: p })),
-    fc.tuple(key, value).map(([k, v]): Mutation => (r) => ({ ...r, query: [...r.query, [k, v]] })),
-    body.map((b): Mutation => (r) => ({ ...r, body: b })),
+    fc.nat({ max: 5 }).map(
+      (i): Mutation =>
+        (r) => ({ ...r, headers: r.headers.filter((_, j) => j !== i % Math.max(1, r.headers.length)) }),
+    ),
+    fc.tuple(fc.constantFrom('X-IDENTITY-HEADER', 'Metadata', 'X-Forwarded-For', 'x-identity-header', 'metadata'), secretValue).map(
+      ([k, v]): Mutation =>
+        (r) => ({ ...r, headers: [...r.headers, [k, v]] }),
+    ),
+    secretValue.map(
+      (v): Mutation =>
+        (r) => ({ ...r, headers: r.headers.map(([k, x]) => (k.toLowerCase() === 'x-identity-header' ? [k, v] : [k, x])) }),
+    ),
+    fc.constantFrom('false', 'TRUE', '', 'true, true').map(
+      (v): Mutation =>
+        (r) => ({ ...r, headers: r.headers.map(([k, x]) => (k.toLowerCase() === 'metadata' ? [k, v] : [k, x])) }),
+    ),
+    method.map(
+      (m): Mutation =>
+        (r) => ({ ...r, method: m }),
+    ),
+    path.map(
+      (p): Mutation =>
+        (r) => ({ ...r, path: p }),
+    ),
+    fc.tuple(key, value).map(
+      ([k, v]): Mutation =>
+        (r) => ({ ...r, query: [...r.query, [k, v]] }),
+    ),
+    body.map(
+      (b): Mutation =>
+        (r) => ({ ...r, body: b }),
+    ),
     fc.constant<Mutation>((r) => ({ ...r, chunked: true })),
   );
   const nearValid = fc.tuple(valid, fc.array(mutation, { maxLength: 2 })).map(([r, ms]) => ms.reduce((acc, m) => m(acc), r));
@@ -272,7 +404,10 @@ describe('token endpoint fuzz', () => {
         const gotToken = a.status === 200 && a.body.includes('"access_token"');
         if (gotToken) {
           stats.tokens++;
-          expect(mayGetToken(r, sidecar.identityHeader), `token given without the right secret or Metadata: true: ${what} headers=${JSON.stringify(r.headers.map(([k, v]) => [k, v.slice(0, 40)]))}`).toBe(true);
+          expect(
+            mayGetToken(r, sidecar.identityHeader),
+            `token given without the right secret or Metadata: true: ${what} headers=${JSON.stringify(r.headers.map(([k, v]) => [k, v.slice(0, 40)]))}`,
+          ).toBe(true);
         }
         if (a.status >= 400 && r.method !== 'HEAD') {
           expect(a.headers['content-type'], what).toMatch(/^application\/json/);
@@ -293,7 +428,9 @@ describe('token endpoint fuzz', () => {
     expect(alive(sidecar)).toBe(true);
     const health = await fetch(`${sidecar.health}/healthz`);
     expect(health.status).toBe(200);
-    const still = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, { headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader } });
+    const still = await fetch(`${sidecar.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}`, {
+      headers: { 'X-IDENTITY-HEADER': sidecar.identityHeader },
+    });
     expect(still.status).toBe(200);
   }, 120_000);
 
@@ -302,19 +439,25 @@ describe('token endpoint fuzz', () => {
     const port = Number(new URL(sidecar.endpoint).port);
     const where = fc.constantFrom('one header', 'many headers', 'path', 'query');
     await fc.assert(
-      fc.asyncProperty(where, fc.integer({ min: 9 * 1024, max: 64 * 1024 }), fc.constantFrom('GET', 'POST'), fc.boolean(), async (w, size, method, finished) => {
-        let target = MSI_PATH;
-        let headers = `X-IDENTITY-HEADER: ${sidecar.identityHeader}\r\nMetadata: true\r\n`;
-        if (w === 'one header') headers += `X-Padding: ${'p'.repeat(size)}\r\n`;
-        if (w === 'many headers') for (let i = 0; i * 100 < size; i++) headers += `X-Pad-${i}: ${'p'.repeat(90)}\r\n`;
-        if (w === 'path') target = `${MSI_PATH}/${'a'.repeat(size)}`;
-        if (w === 'query') target = `${MSI_PATH}?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}&pad=${'q'.repeat(size)}`;
-        // unfinished: the blank line that ends the head is never sent, so only an early refusal answers
-        const head = Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}Connection: close\r\n${finished ? '\r\n' : ''}`, 'latin1');
-        const a = await send(port, head, Buffer.alloc(0), false, method);
-        expect([400, 431], `${w} ${size} bytes -> ${a.status} ${a.error ?? ''}`).toContain(a.status);
-        expect(a.body).not.toContain('access_token');
-      }),
+      fc.asyncProperty(
+        where,
+        fc.integer({ min: 9 * 1024, max: 64 * 1024 }),
+        fc.constantFrom('GET', 'POST'),
+        fc.boolean(),
+        async (w, size, method, finished) => {
+          let target = MSI_PATH;
+          let headers = `X-IDENTITY-HEADER: ${sidecar.identityHeader}\r\nMetadata: true\r\n`;
+          if (w === 'one header') headers += `X-Padding: ${'p'.repeat(size)}\r\n`;
+          if (w === 'many headers') for (let i = 0; i * 100 < size; i++) headers += `X-Pad-${i}: ${'p'.repeat(90)}\r\n`;
+          if (w === 'path') target = `${MSI_PATH}/${'a'.repeat(size)}`;
+          if (w === 'query') target = `${MSI_PATH}?api-version=2019-08-01&resource=${encodeURIComponent(STORAGE)}&pad=${'q'.repeat(size)}`;
+          // unfinished: the blank line that ends the head is never sent, so only an early refusal answers
+          const head = Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}Connection: close\r\n${finished ? '\r\n' : ''}`, 'latin1');
+          const a = await send(port, head, Buffer.alloc(0), false, method);
+          expect([400, 431], `${w} ${size} bytes -> ${a.status} ${a.error ?? ''}`).toContain(a.status);
+          expect(a.body).not.toContain('access_token');
+        },
+      ),
       { seed: SEED, numRuns: 40, interruptAfterTimeLimit: 20_000 },
     );
     expect(alive(sidecar)).toBe(true);

@@ -16,26 +16,69 @@ const TARGETS = ['pg', 'kv', 'pg.replica'];
 const garbage = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.constantFrom('', ' ', '\t', '\n', '\r\n', '=', '"', '\\', '\\"', ':', '*', '{{', '}}', '{{ }}', '|', '\u0000', '\u2028', '😀', 'a b', '"a b"', '"unclosed'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\t',
+    '\n',
+    '\r\n',
+    '=',
+    '"',
+    '\\',
+    '\\"',
+    ':',
+    '*',
+    '{{',
+    '}}',
+    '{{ }}',
+    '|',
+    '\u0000',
+    '\u2028',
+    '😀',
+    'a b',
+    '"a b"',
+    '"unclosed',
+  ),
 );
-const ref = fc.oneof(fc.constantFrom(...TARGETS, 'sql', '', 'pg.'), garbage).chain((t) => fc.oneof(fc.constantFrom(...TOKEN_FIELDS, 'password', ''), garbage).map((f) => `${t}.${f}`));
-const value = fc.oneof({ weight: 3, arbitrary: fc.constantFrom('pg', 'kv', 'h', 'db.example.com', '5432', '0', '70000', '*', 'a:b\\c', '"DB Admins"', '"a\\"b"', 'app@contoso.com') }, { weight: 1, arbitrary: garbage });
-const field = fc.tuple(fc.oneof(fc.constantFrom('target', 'host', 'port', 'database', 'user', 'PGPASSWORD', 'A_1', '1X', ''), garbage), fc.oneof(value, ref)).map(([k, v]) => `${k}=${v}`);
+const ref = fc
+  .oneof(fc.constantFrom(...TARGETS, 'sql', '', 'pg.'), garbage)
+  .chain((t) => fc.oneof(fc.constantFrom(...TOKEN_FIELDS, 'password', ''), garbage).map((f) => `${t}.${f}`));
+const value = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom('pg', 'kv', 'h', 'db.example.com', '5432', '0', '70000', '*', 'a:b\\c', '"DB Admins"', '"a\\"b"', 'app@contoso.com'),
+  },
+  { weight: 1, arbitrary: garbage },
+);
+const field = fc
+  .tuple(fc.oneof(fc.constantFrom('target', 'host', 'port', 'database', 'user', 'PGPASSWORD', 'A_1', '1X', ''), garbage), fc.oneof(value, ref))
+  .map(([k, v]) => `${k}=${v}`);
 const sep = fc.constantFrom(' ', '  ', '\n', '\t', '');
 const fieldsBody = fc.array(fc.tuple(field, sep), { maxLength: 7 }).map((fs) => fs.map(([f, s]) => f + s).join(''));
-const placeholder = fc.tuple(ref, fc.array(fc.constantFrom('json', 'url', 'upper', ''), { maxLength: 2 }), sep)
+const placeholder = fc
+  .tuple(ref, fc.array(fc.constantFrom('json', 'url', 'upper', ''), { maxLength: 2 }), sep)
   .map(([r, filters, s]) => `{{${s}${[r, ...filters].join(' | ')}${s}}}`);
 const templateBody = fc.array(fc.oneof(placeholder, garbage, fc.constantFrom('{{ "{{" }}', 'text\n', '}}', '{{')), { maxLength: 8 }).map((ps) => ps.join(''));
-const kindWord = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...FILE_KINDS, 'PGPASS') }, { weight: 1, arbitrary: fc.oneof(garbage, fc.constantFrom('netrc', 'pgpas')) });
+const kindWord = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...FILE_KINDS, 'PGPASS') },
+  { weight: 1, arbitrary: fc.oneof(garbage, fc.constantFrom('netrc', 'pgpas')) },
+);
 const randomSpec = fc.tuple(kindWord, sep, fc.oneof(fieldsBody, templateBody)).map(([k, s, b]) => `${k}${s === '' ? ' ' : s}${b}`);
 /** Mostly valid specs, with one field replaced or added at random. */
 const goodRef = fc.tuple(fc.constantFrom(...TARGETS), fc.constantFrom(...TOKEN_FIELDS)).map(([t, f]) => `${t}.${f}`);
-const pgpassSpec = fc.tuple(fc.constantFrom(...TARGETS), value, value, value, value, fc.option(field, { nil: undefined })).map(([t, h, p, d, u, extra]) =>
-  `pgpass target=${t} host=${h} ${/^\d+$|^\*$/.test(p) ? `port=${p} ` : ''}database=${d} user=${u}${extra ? ` ${extra}` : ''}`);
-const dotenvSpec = fc.array(fc.tuple(fc.constantFrom('PGPASSWORD', 'A', '_B2', 'X'), goodRef), { minLength: 1, maxLength: 4 })
+const pgpassSpec = fc
+  .tuple(fc.constantFrom(...TARGETS), value, value, value, value, fc.option(field, { nil: undefined }))
+  .map(
+    ([t, h, p, d, u, extra]) => `pgpass target=${t} host=${h} ${/^\d+$|^\*$/.test(p) ? `port=${p} ` : ''}database=${d} user=${u}${extra ? ` ${extra}` : ''}`,
+  );
+const dotenvSpec = fc
+  .array(fc.tuple(fc.constantFrom('PGPASSWORD', 'A', '_B2', 'X'), goodRef), { minLength: 1, maxLength: 4 })
   .map((es) => `dotenv ${es.map(([n, r]) => `${n}=${r}`).join(' ')}`);
 const spec = fc.oneof(randomSpec, pgpassSpec, dotenvSpec);
-const fileName = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('pgpass', 'app.env', 'conf.ini', 'pg', 'pg.json', 'x.tmp-0123456789ab') }, { weight: 1, arbitrary: garbage });
+const fileName = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('pgpass', 'app.env', 'conf.ini', 'pg', 'pg.json', 'x.tmp-0123456789ab') },
+  { weight: 1, arbitrary: garbage },
+);
 
 /** Tokens with every character libpq, dotenv and templates must treat carefully. */
 const token = fc.oneof(
@@ -89,7 +132,9 @@ describe('rendered-file specs fuzz', () => {
         }
         seen.ok.set(r.value.kind, (seen.ok.get(r.value.kind) ?? 0) + 1);
         expect(r.value.name).toBe(name);
-        const facts = new Map(TARGETS.map((t, i): [string, TokenFacts] => [t, { token: toks[i] as string, expiresOnMs: 1_800_000_000_123, scope: `https://${t}/.default` }]));
+        const facts = new Map(
+          TARGETS.map((t, i): [string, TokenFacts] => [t, { token: toks[i] as string, expiresOnMs: 1_800_000_000_123, scope: `https://${t}/.default` }]),
+        );
         checkRendered(r.value, facts);
         // the sidecar's setting reads what the webhook accepted, the same way
         const again = parseFilesSetting(JSON.stringify({ [name]: text }), TARGETS);

@@ -35,7 +35,10 @@ export function registerSecret(emulator: Emulator, o: { clientId?: string; expir
 }
 
 /** A client certificate, its key recorded for the audit; registered on the emulator's app unless told otherwise. */
-export function registerCertificate(emulator: Emulator | undefined, o: { clientId?: string; validForSec?: number; commonName?: string } = {}): ClientCertificate & { id?: string } {
+export function registerCertificate(
+  emulator: Emulator | undefined,
+  o: { clientId?: string; validForSec?: number; commonName?: string } = {},
+): ClientCertificate & { id?: string } {
   const cert = createClientCertificate(o);
   recordPrivateKey(cert.keyPem);
   const id = emulator ? emulator.addClientCertificate(cert.certPem, { clientId: o.clientId }).id : undefined;

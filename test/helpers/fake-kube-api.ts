@@ -68,7 +68,10 @@ function makeTlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
   const caSubject = [{ name: 'commonName', value: 'fake-kube-api-ca' }];
   ca.setSubject(caSubject);
   ca.setIssuer(caSubject);
-  ca.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, critical: true }]);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, critical: true },
+  ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const cert = forge.pki.createCertificate();
@@ -79,7 +82,13 @@ function makeTlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
   cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
   cert.setIssuer(caSubject);
   cert.setExtensions([
-    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 7, ip: '127.0.0.1' },
+        { type: 2, value: 'localhost' },
+      ],
+    },
     { name: 'extKeyUsage', serverAuth: true },
   ]);
   cert.sign(caKeys.privateKey, forge.md.sha256.create());
@@ -145,7 +154,12 @@ export async function startFakeKubeApi(options: { version?: { major: string; min
     },
     getSecret: (namespace, name) => store.get(`secrets/${namespace}/${name}`),
     putWebhookConfig(name, body) {
-      const obj = { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', ...body, metadata: meta(undefined, name, { generation: 1 }) };
+      const obj = {
+        kind: 'MutatingWebhookConfiguration',
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        ...body,
+        metadata: meta(undefined, name, { generation: 1 }),
+      };
       store.set(`mutatingwebhookconfigurations//${name}`, obj);
       return obj;
     },
@@ -167,7 +181,18 @@ export async function startFakeKubeApi(options: { version?: { major: string; min
 
   async function route(req: IncomingMessage, method: string, path: string): Promise<[number, Obj]> {
     if (path === '/version' && method === 'GET') {
-      return [200, { ...api.version, gitCommit: 'abc123', gitTreeState: 'clean', buildDate: '2025-04-22T00:00:00Z', goVersion: 'go1.23.8', compiler: 'gc', platform: 'linux/amd64' }];
+      return [
+        200,
+        {
+          ...api.version,
+          gitCommit: 'abc123',
+          gitTreeState: 'clean',
+          buildDate: '2025-04-22T00:00:00Z',
+          goVersion: 'go1.23.8',
+          compiler: 'gc',
+          platform: 'linux/amd64',
+        },
+      ];
     }
     let m = /^\/api\/v1\/namespaces\/([^/]+)\/(serviceaccounts|secrets)(?:\/([^/]+))?$/.exec(path);
     let plural: string;
@@ -186,7 +211,12 @@ export async function startFakeKubeApi(options: { version?: { major: string; min
     const notFound = (): [number, Obj] => [404, status(404, 'NotFound', `${plural} "${name}" not found`, { name, kind: plural })];
     const conflict = (): [number, Obj] => [
       409,
-      status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: plural }),
+      status(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        { name, kind: plural },
+      ),
     ];
 
     if (method === 'GET' && name) {
@@ -218,7 +248,14 @@ export async function startFakeKubeApi(options: { version?: { major: string; min
       let next: Obj;
       if (method === 'PATCH') {
         if (req.headers['content-type'] !== 'application/json-patch+json') {
-          return [415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`)];
+          return [
+            415,
+            status(
+              415,
+              'UnsupportedMediaType',
+              `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+            ),
+          ];
         }
         const ops = (await readJson(req)) as fjp.Operation[];
         try {

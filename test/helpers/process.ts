@@ -106,7 +106,13 @@ export function watchChild(proc: ChildProcess, options: WatchOptions): WatchedCh
   proc.on('close', endAudit);
   void exited.then(() => setTimeout(endAudit, 100).unref());
   const tail = (n = options.tailLines ?? 15) => lines.slice(-n).join('\n');
-  const waitFor = <T>(seen: T[], waiters: { pred: (l: T) => boolean; resolve: (l: T) => void }[], pred: (l: T) => boolean, timeoutMs: number, what: string): Promise<T> => {
+  const waitFor = <T>(
+    seen: T[],
+    waiters: { pred: (l: T) => boolean; resolve: (l: T) => void }[],
+    pred: (l: T) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T> => {
     const found = seen.find(pred);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

@@ -72,7 +72,16 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
     health = `http://127.0.0.1:${started.health.port}`;
   }
   const sp: SidecarProcess = {
-    proc, endpoint, health, tokenDir, identityHeader, tokenFile, logs, stderr, exited, waitForLog,
+    proc,
+    endpoint,
+    health,
+    tokenDir,
+    identityHeader,
+    tokenFile,
+    logs,
+    stderr,
+    exited,
+    waitForLog,
     async waitReady(timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
@@ -89,5 +98,7 @@ export async function startSidecarProcess(o: SidecarProcessOptions): Promise<Sid
 
 /** GET the App Service flavour for a resource. */
 export async function getToken(sp: SidecarProcess, resource: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${sp.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, { headers: { 'X-IDENTITY-HEADER': sp.identityHeader, ...headers } });
+  return fetch(`${sp.endpoint}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(resource)}`, {
+    headers: { 'X-IDENTITY-HEADER': sp.identityHeader, ...headers },
+  });
 }

@@ -30,7 +30,9 @@ function open() {
     if (o.body) s.write(o.body);
   });
   s.on('data', () => undefined);
-  s.on('error', () => { stats.errors++; });
+  s.on('error', () => {
+    stats.errors++;
+  });
   s.on('close', () => {
     sockets.delete(s);
     if (connected) stats.open--;

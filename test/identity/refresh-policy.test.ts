@@ -3,7 +3,14 @@ import { backoffDelayMs, DEFAULT_REFRESH_POLICY, firstRefreshDelayMs, isServable
 import type { AccessToken } from '../../src/identity/access-token.js';
 
 const T0 = 1_800_000_000_000;
-const token = (lifetimeMs: number, extra: Partial<AccessToken> = {}): AccessToken => ({ token: 'x', scope: 's/.default', obtainedAtMs: T0, expiresOnMs: T0 + lifetimeMs, extExpiresOnMs: T0 + lifetimeMs, ...extra });
+const token = (lifetimeMs: number, extra: Partial<AccessToken> = {}): AccessToken => ({
+  token: 'x',
+  scope: 's/.default',
+  obtainedAtMs: T0,
+  expiresOnMs: T0 + lifetimeMs,
+  extExpiresOnMs: T0 + lifetimeMs,
+  ...extra,
+});
 const mid = () => 0.5;
 
 describe('refreshDelayMs', () => {

@@ -60,7 +60,11 @@ function parseDockerfile(text: string): Stage[] {
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const stages = parseDockerfile(dockerfile);
 const runtime = stages.at(-1) as Stage;
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 function runs(stage: Stage | undefined): string[] {
   return (stage?.instructions ?? []).filter((i) => i.cmd === 'RUN').map((i) => i.args);
@@ -101,13 +105,18 @@ describe('Dockerfile', () => {
   it('sends only what the build needs (.dockerignore)', () => {
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
     expect(ignore).toMatch(/^\*\*$/m);
-    const allowed = ignore.split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1));
+    const allowed = ignore
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1));
     expect(allowed.sort()).toEqual(['package-lock.json', 'package.json', 'scripts/bundle.mjs', 'src/**', 'tsconfig.build.json', 'tsconfig.json']);
     for (const c of stages.flatMap((s) => s.instructions.filter((i) => i.cmd === 'COPY' && !i.args.startsWith('--from')))) {
       for (const source of c.args.split(/\s+/).slice(0, -1)) {
-        expect(allowed.some((a) => a === source || (a.endsWith('/**') && source.replace(/\/$/, '') === a.slice(0, -3))), `COPY ${source}`).toBe(true);
+        expect(
+          allowed.some((a) => a === source || (a.endsWith('/**') && source.replace(/\/$/, '') === a.slice(0, -3))),
+          `COPY ${source}`,
+        ).toBe(true);
       }
     }
   });
 });
-

@@ -142,8 +142,20 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     };
   }
 
-  function config(name: string, container: Container, volumes: Record<string, HostVolume>, extra: ReturnType<typeof trustEmulator> | Record<string, never> = trustEmulator()) {
-    return podContainerConfig({ rootfs: image.rootfs, image: image.config, container, volumes, cgroupsPath: `/entra-image-test/${name}-${process.pid}-${Date.now()}`, ...extra });
+  function config(
+    name: string,
+    container: Container,
+    volumes: Record<string, HostVolume>,
+    extra: ReturnType<typeof trustEmulator> | Record<string, never> = trustEmulator(),
+  ) {
+    return podContainerConfig({
+      rootfs: image.rootfs,
+      image: image.config,
+      container,
+      volumes,
+      cgroupsPath: `/entra-image-test/${name}-${process.pid}-${Date.now()}`,
+      ...extra,
+    });
   }
 
   /** A path inside the image with its symbolic links resolved (/var/run → /run). */
@@ -183,7 +195,9 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
   it('holds the production dependencies and no dev dependency, source map or test', () => {
     const app = join(image.rootfs, 'app');
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([path, p]) => path !== '' && p.dev === true).map(([path]) => path);
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, p]) => path !== '' && p.dev === true)
+      .map(([path]) => path);
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/vitest', 'node_modules/typescript', 'node_modules/esbuild']));
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -205,7 +219,8 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
       // device nodes (debootstrap's /dev) are hidden by the runtime's /dev tmpfs
       if (s.isSymbolicLink() || s.isCharacterDevice() || s.isBlockDevice()) return;
       const sticky = (s.mode & 0o1000) !== 0;
-      if (s.uid === 65532 || s.gid === 65532 || ((s.mode & 0o002) !== 0 && !sticky)) offenders.push(`${relative(image.rootfs, p)} (${s.uid}:${s.gid} ${(s.mode & 0o7777).toString(8)})`);
+      if (s.uid === 65532 || s.gid === 65532 || ((s.mode & 0o002) !== 0 && !sticky))
+        offenders.push(`${relative(image.rootfs, p)} (${s.uid}:${s.gid} ${(s.mode & 0o7777).toString(8)})`);
     });
     expect(offenders).toEqual([]);
   });
@@ -244,7 +259,10 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     for (;;) {
       const r = await fetch(`${health}/readyz`).catch(() => undefined);
       if (r?.status === 200) break;
-      if (Date.now() > readyBy) throw new Error(`/readyz never answered 200 (last: ${r?.status ?? 'no answer'}); stderr: ${c.stderr.join(' | ')}; logs: ${c.stdout.slice(-5).join(' | ')}`);
+      if (Date.now() > readyBy)
+        throw new Error(
+          `/readyz never answered 200 (last: ${r?.status ?? 'no answer'}); stderr: ${c.stderr.join(' | ')}; logs: ${c.stdout.slice(-5).join(' | ')}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100)); // polling the readiness signal, as kubelet's probe does
     }
     const res = await fetch(`http://127.0.0.1:${settings.port}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://storage.azure.com/')}`, {
@@ -291,7 +309,9 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     const endpoint = `http://127.0.0.1:${settings.port}`;
     const health = `http://127.0.0.1:${settings.healthPort}`;
     const calls = [
-      fetch(`${endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, { headers: { 'x-identity-header': env.ENTRA_SIDECAR_IDENTITY_HEADER as string } }),
+      fetch(`${endpoint}/msi/token?api-version=2019-08-01&resource=https://storage.azure.com/`, {
+        headers: { 'x-identity-header': env.ENTRA_SIDECAR_IDENTITY_HEADER as string },
+      }),
       fetch(`${endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net`, { headers: { metadata: 'true' } }),
       fetch(`${health}/healthz`),
       fetch(`${health}/readyz`),
@@ -326,14 +346,21 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
       'tls.existingSecret.caBundle': Buffer.from('unused').toString('base64'),
     });
     expect(rendered.stderr).toBe('');
-    const deployment = only<{ spec: { template: { spec: { containers: Container[]; volumes: { name: string; secret?: { secretName: string } }[] } } } }>(rendered.objects, 'Deployment', RELEASE);
+    const deployment = only<{ spec: { template: { spec: { containers: Container[]; volumes: { name: string; secret?: { secretName: string } }[] } } } }>(
+      rendered.objects,
+      'Deployment',
+      RELEASE,
+    );
     const webhook = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook') as Container;
 
     // the API server (the fake one), reached the in-cluster way: kubelet's service env and the
     // kube-api-access projected volume (token, ca.crt, namespace)
     const api = await startFakeKubeApi({ version: { major: '1', minor: '33', gitVersion: 'v1.33.1' } });
     cleanups.push(() => void api.close());
-    api.putServiceAccount('shop', 'orders-api', { 'azure.workload.identity/client-id': emulator.clientId, 'azure.workload.identity/tenant-id': emulator.tenantId });
+    api.putServiceAccount('shop', 'orders-api', {
+      'azure.workload.identity/client-id': emulator.clientId,
+      'azure.workload.identity/tenant-id': emulator.tenantId,
+    });
     recordSecret(api.token);
     const writer = new ProjectedVolumeWriter();
     const kubeApiAccess = mkdtempSync(join(tmpdir(), 'entra-kube-api-access-'));
@@ -348,7 +375,11 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
     writer.write(tlsDir, { 'tls.crt': serving.cert, 'tls.key': serving.key });
     writer.flush();
     const tmp = emptyDir();
-    cleanups.push(tmp.cleanup, () => rmSync(kubeApiAccess, { recursive: true, force: true }), () => rmSync(tlsDir, { recursive: true, force: true }));
+    cleanups.push(
+      tmp.cleanup,
+      () => rmSync(kubeApiAccess, { recursive: true, force: true }),
+      () => rmSync(tlsDir, { recursive: true, force: true }),
+    );
     const apiPort = new URL(api.url).port;
     const container: Container = {
       ...webhook,
@@ -377,10 +408,22 @@ describe.skipIf(unavailable !== undefined)('the container image, run with runc a
       metadata: { generateName: 'orders-api-', namespace: 'shop', annotations: { 'entra-sidecar.io/inject': 'true' } },
       spec: { serviceAccountName: 'orders-api', containers: [{ name: 'app', image: 'example/app:1' }] },
     };
-    const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: pod } };
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: pod },
+    };
     const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpsRequest(
-        { host: '127.0.0.1', port, path: '/mutate?timeout=5s', method: 'POST', ca: ca.cert, servername: `${RELEASE}.${NAMESPACE}.svc`, headers: { 'content-type': 'application/json' } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mutate?timeout=5s',
+          method: 'POST',
+          ca: ca.cert,
+          servername: `${RELEASE}.${NAMESPACE}.svc`,
+          headers: { 'content-type': 'application/json' },
+        },
         (res) => {
           let body = '';
           res.on('data', (d: Buffer) => (body += d.toString()));

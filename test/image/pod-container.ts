@@ -96,8 +96,20 @@ export function podContainerConfig(o: PodContainerOptions): Record<string, unkno
 
   const dropAll = sc.capabilities?.drop?.includes('ALL') ?? false;
   const defaultCaps = [
-    'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-    'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+    'CAP_CHOWN',
+    'CAP_DAC_OVERRIDE',
+    'CAP_FSETID',
+    'CAP_FOWNER',
+    'CAP_MKNOD',
+    'CAP_NET_RAW',
+    'CAP_SETGID',
+    'CAP_SETUID',
+    'CAP_SETFCAP',
+    'CAP_SETPCAP',
+    'CAP_NET_BIND_SERVICE',
+    'CAP_SYS_CHROOT',
+    'CAP_KILL',
+    'CAP_AUDIT_WRITE',
   ];
   const caps = [...(dropAll ? [] : defaultCaps), ...(sc.capabilities?.add ?? []).map((a) => `CAP_${a}`)];
 
@@ -114,7 +126,8 @@ export function podContainerConfig(o: PodContainerOptions): Record<string, unkno
     if (!v) throw new Error(`container ${c.name} mounts volume ${m.name}, which the pod does not provide`);
     mounts.push({ destination: m.mountPath, type: 'bind', source: v.hostPath, options: ['rbind', 'nosuid', 'nodev', m.readOnly ? 'ro' : 'rw'] });
   }
-  for (const b of o.extraBinds ?? []) mounts.push({ destination: b.containerPath, type: 'bind', source: b.hostPath, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+  for (const b of o.extraBinds ?? [])
+    mounts.push({ destination: b.containerPath, type: 'bind', source: b.hostPath, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
 
   const memoryLimit = (c.resources as { limits?: { memory?: string } } | undefined)?.limits?.memory;
   return {
@@ -138,8 +151,16 @@ export function podContainerConfig(o: PodContainerOptions): Record<string, unkno
       // the network namespace is the host's (see above)
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [
-        '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
-        '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/sys/firmware',
+        '/proc/scsi',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },

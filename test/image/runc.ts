@@ -41,7 +41,8 @@ export function runContainer(name: string, config: Record<string, unknown>): Run
     exited,
     waitForLog: (pred, timeoutMs = 30_000) => child.waitForLog(pred, timeoutMs),
     // through runc, as kubelet's runtime does; kubelet's grace period, then SIGKILL
-    stop: (signal: NodeJS.Signals = 'SIGTERM') => child.stop({ signal, graceMs: 10_000, kill: (s) => spawnSync('runc', ['kill', id, s.replace(/^SIG/, '')], { encoding: 'utf8' }) }),
+    stop: (signal: NodeJS.Signals = 'SIGTERM') =>
+      child.stop({ signal, graceMs: 10_000, kill: (s) => spawnSync('runc', ['kill', id, s.replace(/^SIG/, '')], { encoding: 'utf8' }) }),
     remove() {
       if (proc.exitCode === null && proc.signalCode === null) spawnSync('runc', ['kill', id, 'KILL']);
       spawnSync('runc', ['delete', '--force', id]);
@@ -52,7 +53,11 @@ export function runContainer(name: string, config: Record<string, unknown>): Run
 }
 
 /** Runs a container to completion; returns its exit code and output. */
-export async function runToExit(name: string, config: Record<string, unknown>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string[]; stderr: string[]; logs: Record<string, unknown>[] }> {
+export async function runToExit(
+  name: string,
+  config: Record<string, unknown>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string[]; stderr: string[]; logs: Record<string, unknown>[] }> {
   const c = runContainer(name, config);
   const timer = setTimeout(() => spawnSync('runc', ['kill', c.id, 'KILL']), timeoutMs);
   try {

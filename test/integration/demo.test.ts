@@ -17,7 +17,9 @@ const freePort = (): Promise<number> =>
 describe('npm run demo', () => {
   it('prints commands that work (cat, curl), and stops cleanly on Ctrl-C', async () => {
     const [port, health] = [await freePort(), await freePort()];
-    const p = spawn(process.execPath, [CLI, 'demo', '--listen', `127.0.0.1:${port}`, '--health-listen', `127.0.0.1:${health}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'demo', '--listen', `127.0.0.1:${port}`, '--health-listen', `127.0.0.1:${health}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const audit = auditLog('demo');
     const out: string[] = [];
     createInterface({ input: p.stderr }).on('line', (l) => audit?.write(`${l}\n`));

@@ -61,7 +61,14 @@ describe('token engine against the Entra emulator (real HTTPS, real msal-node)',
     const hostsFile = join(mkdtempSync(join(tmpdir(), 'hosts-')), 'hosts.txt');
     writeFileSync(hostsFile, '');
     const before = emulator.discoveryRequestCount();
-    const sp = await start({ emulator, env: { AZURE_AUTHORITY_HOST: `${emulator.url}/`, NODE_OPTIONS: `--import=${join(process.cwd(), 'test/helpers/record-hosts.mjs')}`, RECORD_HOSTS_FILE: hostsFile } });
+    const sp = await start({
+      emulator,
+      env: {
+        AZURE_AUTHORITY_HOST: `${emulator.url}/`,
+        NODE_OPTIONS: `--import=${join(process.cwd(), 'test/helpers/record-hosts.mjs')}`,
+        RECORD_HOSTS_FILE: hostsFile,
+      },
+    });
     await sp.waitReady();
     expect((await getToken(sp, 'https://management.azure.com/')).status).toBe(200);
     expect(emulator.discoveryRequestCount() - before).toBe(0);
@@ -129,14 +136,23 @@ describe('refresh, rotation and outages with short-lived tokens', () => {
   });
 
   it('picks up the rotated service-account token (the emulator sees new assertion jtis)', async () => {
-    await until('exchanges with 3 different assertion jtis', () => new Set(emulator.exchanges.filter((e) => e.scope === STORAGE && e.status === 200).map((e) => e.jti)).size >= 3);
+    await until(
+      'exchanges with 3 different assertion jtis',
+      () => new Set(emulator.exchanges.filter((e) => e.scope === STORAGE && e.status === 200).map((e) => e.jti)).size >= 3,
+    );
   });
 
   it('serves the held token through a 5xx outage, then recovers', async () => {
     emulator.setTokenLifetime(30);
     const n0 = emulator.exchanges.length;
     // wait for a fresh 30 s token: its refresh falls due ~7.5 s later, inside the outage below
-    await until('a fresh 30 s token', () => emulator.exchanges.slice(n0).some((e) => e.scope === STORAGE && e.status === 200) && (JSON.parse(readFileSync(join(sp.tokenDir, 'storage.json'), 'utf8')) as { expires_on: number }).expires_on - Date.now() / 1000 > 28, 30_000);
+    await until(
+      'a fresh 30 s token',
+      () =>
+        emulator.exchanges.slice(n0).some((e) => e.scope === STORAGE && e.status === 200) &&
+        (JSON.parse(readFileSync(join(sp.tokenDir, 'storage.json'), 'utf8')) as { expires_on: number }).expires_on - Date.now() / 1000 > 28,
+      30_000,
+    );
     const failedBefore = emulator.exchanges.filter((e) => e.status === 503).length;
     emulator.inject({ kind: 'status', status: 503 }, { durationMs: 10_000 });
     const statuses: number[] = [];
@@ -151,7 +167,11 @@ describe('refresh, rotation and outages with short-lived tokens', () => {
     const metrics = await (await fetch(`${sp.health}/metrics`)).text();
     expect(metrics).toMatch(/entra_sidecar_exchange_errors_total\{target="storage",reason="http_503"\} [1-9]/);
     const clearedAt = emulator.exchanges.length;
-    await until('a successful exchange after the outage', () => emulator.exchanges.slice(clearedAt).some((e) => e.scope === STORAGE && e.status === 200), 60_000);
+    await until(
+      'a successful exchange after the outage',
+      () => emulator.exchanges.slice(clearedAt).some((e) => e.scope === STORAGE && e.status === 200),
+      60_000,
+    );
     await sp.waitReady();
   });
 });

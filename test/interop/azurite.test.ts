@@ -22,7 +22,7 @@ const LIFETIME = 3599;
 const CONTENT = 'written through a token from the entra-sidecar';
 const { dirs, skip } = await requireInstalled('python', 'storage');
 
-describe.skipIf(skip)('the guide\'s snippets against Azurite (--oauth basic) with tokens from the sidecar', () => {
+describe.skipIf(skip)("the guide's snippets against Azurite (--oauth basic) with tokens from the sidecar", () => {
   let emulator: Emulator;
   let sidecar: SidecarProcess;
   let azurite: Azurite;
@@ -30,12 +30,20 @@ describe.skipIf(skip)('the guide\'s snippets against Azurite (--oauth basic) wit
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ tokenLifetimeSec: LIFETIME });
-    sidecar = await startSidecarProcess({ emulator, tokens: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default' });
+    sidecar = await startSidecarProcess({
+      emulator,
+      tokens: 'storage=https://storage.azure.com/.default,pg=https://ossrdbms-aad.database.windows.net/.default',
+    });
     await sidecar.waitReady();
     azurite = await startAzurite(dirs!.storage as string);
     // the app container's environment, plus trust for Azurite's TLS certificate (a real storage
     // account's certificate chains to a public CA the image already trusts)
-    app = { ...appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId), REQUESTS_CA_BUNDLE: azurite.caFile, SSL_CERT_FILE: azurite.caFile, NODE_EXTRA_CA_CERTS: azurite.caFile };
+    app = {
+      ...appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId),
+      REQUESTS_CA_BUNDLE: azurite.caFile,
+      SSL_CERT_FILE: azurite.caFile,
+      NODE_EXTRA_CA_CERTS: azurite.caFile,
+    };
   });
   afterAll(async () => {
     await azurite?.stop();
@@ -43,18 +51,25 @@ describe.skipIf(skip)('the guide\'s snippets against Azurite (--oauth basic) wit
     await emulator?.close();
   });
 
-  const python = (...args: string[]) => requestsDuring(sidecar.health, () =>
-    runClient(`guide-python-${args[0]}`, join(dirs!.python as string, 'venv', 'bin', 'python'), [join(CLIENTS, 'guide_storage.py'), ...args], app, 90_000));
+  const python = (...args: string[]) =>
+    requestsDuring(sidecar.health, () =>
+      runClient(`guide-python-${args[0]}`, join(dirs!.python as string, 'venv', 'bin', 'python'), [join(CLIENTS, 'guide_storage.py'), ...args], app, 90_000),
+    );
   const blobOf = (r: ClientRun): { container: string; downloaded: string } => {
     const res = r.result as unknown as { blob?: { container: string; downloaded: string } };
     if (!res.blob) throw new Error(`the snippet failed (exit ${r.code}): ${JSON.stringify(errorOf(r))}\n${r.output}`);
     return res.blob;
   };
 
-  it('the sidecar\'s storage token is an Entra v1 token Azurite accepts: iss https://sts.windows.net/<tenant>/, aud https://storage.azure.com', async () => {
+  it("the sidecar's storage token is an Entra v1 token Azurite accepts: iss https://sts.windows.net/<tenant>/, aud https://storage.azure.com", async () => {
     const token = readFileSync(join(sidecar.tokenDir, 'storage'), 'utf8');
     const { payload } = decodeJwt(token)!;
-    expect(payload).toMatchObject({ iss: `https://sts.windows.net/${emulator.tenantId}/`, aud: 'https://storage.azure.com', ver: '1.0', tid: emulator.tenantId });
+    expect(payload).toMatchObject({
+      iss: `https://sts.windows.net/${emulator.tenantId}/`,
+      aud: 'https://storage.azure.com',
+      ver: '1.0',
+      tid: emulator.tenantId,
+    });
     expect((await listContainers(azurite, token)).status).toBe(200);
   });
 
@@ -89,7 +104,8 @@ describe.skipIf(skip)('the guide\'s snippets against Azurite (--oauth basic) wit
 
   it('JavaScript: new BlobServiceClient(accountUrl, new DefaultAzureCredential()) creates a container, uploads and reads back', async () => {
     const { value: r, requests } = await requestsDuring(sidecar.health, () =>
-      runClient('guide-js-blob', process.execPath, [join(CLIENTS, 'guide-storage.mjs'), dirs!.storage as string, azurite.accountUrl, 'guide-js'], app, 90_000));
+      runClient('guide-js-blob', process.execPath, [join(CLIENTS, 'guide-storage.mjs'), dirs!.storage as string, azurite.accountUrl, 'guide-js'], app, 90_000),
+    );
     expect(blobOf(r)).toEqual({ container: 'guide-js', downloaded: CONTENT });
     expect(requests).toEqual({ 'app_service 200': 1 });
   });

@@ -37,23 +37,53 @@ export async function startAzurite(storageDir: string): Promise<Azurite> {
   writeFileSync(join(dir, 'cert.pem'), server.certPem);
   writeFileSync(join(dir, 'key.pem'), server.keyPem);
   const bin = join(storageDir, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
-  const proc: ChildProcess = spawn(process.execPath, [bin,
-    '--blobHost', '127.0.0.1', '--blobPort', '0', '--oauth', 'basic', '--cert', join(dir, 'cert.pem'), '--key', join(dir, 'key.pem'),
-    '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck',
-  ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [
+      bin,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--oauth',
+      'basic',
+      '--cert',
+      join(dir, 'cert.pem'),
+      '--key',
+      join(dir, 'key.pem'),
+      '--inMemoryPersistence',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } },
+  );
   const audit = auditLog('azurite');
   let output = '';
-  proc.stderr!.on('data', (c: Buffer) => { audit?.write(c); output = (output + c.toString('utf8')).slice(-2000); });
-  const exited = new Promise<void>((resolve) => proc.on('exit', () => { audit?.end(); resolve(); }));
+  proc.stderr!.on('data', (c: Buffer) => {
+    audit?.write(c);
+    output = (output + c.toString('utf8')).slice(-2000);
+  });
+  const exited = new Promise<void>((resolve) =>
+    proc.on('exit', () => {
+      audit?.end();
+      resolve();
+    }),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('Azurite did not say where it listens within 60 s')), 60_000);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       audit?.write(`${line}\n`);
       output = (output + line + '\n').slice(-2000);
       const m = /successfully listens on https:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
     });
-    void exited.then(() => { clearTimeout(t); reject(new Error(`Azurite exited before listening: ${output}`)); });
+    void exited.then(() => {
+      clearTimeout(t);
+      reject(new Error(`Azurite exited before listening: ${output}`));
+    });
   });
   return {
     accountUrl: `https://127.0.0.1:${port}/${ACCOUNT}`,
@@ -74,8 +104,12 @@ export function listContainers(a: Azurite, token: string): Promise<{ status: num
     const req = request(`${a.accountUrl}?comp=list`, { ca: a.caPem, headers: { authorization: `Bearer ${token}`, 'x-ms-version': '2021-12-02' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, authError: /<AuthenticationErrorDetail>([^<]*)/.exec(body)?.[1] ?? /<Message>([^<\n]*)/.exec(body)?.[1] }));
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body, authError: /<AuthenticationErrorDetail>([^<]*)/.exec(body)?.[1] ?? /<Message>([^<\n]*)/.exec(body)?.[1] }),
+      );
     });
     req.on('error', reject);
     req.end();

@@ -24,8 +24,15 @@ const goDirs = goInstall.dirs;
 
 type Run = (which: string, env: Record<string, string>, scopes: string[]) => Promise<ClientRun>;
 const CLIENTS_UNDER_TEST: { name: string; run: Run }[] = [
-  { name: '@azure/identity 4.13.1', run: (which, env, scopes) => runClient(`client-${which}-js`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', 'default', ...scopes], env, 60_000) },
-  { name: 'Python azure-identity', run: (which, env, scopes) => runClient(`client-${which}-python`, PYTHON, [join(CLIENTS, 'azure_identity.py'), 'default', ...scopes], env, 60_000) },
+  {
+    name: '@azure/identity 4.13.1',
+    run: (which, env, scopes) =>
+      runClient(`client-${which}-js`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), 'azure-identity-latest', 'default', ...scopes], env, 60_000),
+  },
+  {
+    name: 'Python azure-identity',
+    run: (which, env, scopes) => runClient(`client-${which}-python`, PYTHON, [join(CLIENTS, 'azure_identity.py'), 'default', ...scopes], env, 60_000),
+  },
   ...(goDirs ? [{ name: 'Go azidentity v1.15.0', run: ((_which, env, scopes) => go(goDirs, 'new').run('default', env, scopes, 60_000)) as Run }] : []),
 ];
 
@@ -44,7 +51,15 @@ describe.skipIf(skip)('JS and Python DefaultAzureCredential against sidecars hol
     const noFederation = { AZURE_FEDERATED_TOKEN_FILE: undefined };
     const [s, c] = await Promise.all([
       startSidecarProcess({ emulator, tokens: `arm=${ARM}`, env: { ...noFederation, ENTRA_SIDECAR_CLIENT_SECRET_FILE: secretVol.path('client-secret') } }),
-      startSidecarProcess({ emulator, tokens: `arm=${ARM}`, env: { ...noFederation, ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: certVol.path('tls.crt'), ENTRA_SIDECAR_CLIENT_CERTIFICATE_KEY_FILE: certVol.path('tls.key') } }),
+      startSidecarProcess({
+        emulator,
+        tokens: `arm=${ARM}`,
+        env: {
+          ...noFederation,
+          ENTRA_SIDECAR_CLIENT_CERTIFICATE_FILE: certVol.path('tls.crt'),
+          ENTRA_SIDECAR_CLIENT_CERTIFICATE_KEY_FILE: certVol.path('tls.key'),
+        },
+      }),
     ]);
     sidecars.secret = { sidecar: s, credentialId: secret.id };
     sidecars.certificate = { sidecar: c, credentialId: cert.id as string };

@@ -60,14 +60,28 @@ describe.skipIf(skip)('curl and file one-liners against the sidecar', () => {
   /** The managed-identity 200 body: every field a string, the resource echoed as sent. */
   const expectTokenBody = (stdout: string): TokenBody => {
     const body = JSON.parse(stdout) as TokenBody;
-    expect(Object.keys(body).sort()).toEqual(['access_token', 'client_id', 'expires_in', 'expires_on', 'ext_expires_in', 'not_before', 'resource', 'token_type']);
+    expect(Object.keys(body).sort()).toEqual([
+      'access_token',
+      'client_id',
+      'expires_in',
+      'expires_on',
+      'ext_expires_in',
+      'not_before',
+      'resource',
+      'token_type',
+    ]);
     for (const [k, v] of Object.entries(body)) expect(typeof v, k).toBe('string');
     for (const k of ['expires_on', 'expires_in', 'ext_expires_in', 'not_before']) expect(body[k], k).toMatch(/^\d+$/);
     expect(body).toMatchObject({ resource: 'https://management.azure.com/', token_type: 'Bearer', client_id: emulator.clientId });
     expect(body.access_token).toBe(armFile());
     const json = JSON.parse(readFileSync(join(sidecar.tokenDir, 'arm.json'), 'utf8')) as { expires_on: number };
     expect(Number(body.expires_on)).toBe(json.expires_on);
-    expectEmulatorToken(emulator, { scope: 'arm', token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 }, 'https://management.azure.com/', LIFETIME);
+    expectEmulatorToken(
+      emulator,
+      { scope: 'arm', token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 },
+      'https://management.azure.com/',
+      LIFETIME,
+    );
     expect(Number(body.expires_in)).toBeGreaterThan(0);
     expect(Number(body.expires_in)).toBeLessThanOrEqual(LIFETIME);
     expect(Number(body.not_before) * 1000).toBeLessThanOrEqual(Date.now());
@@ -104,7 +118,12 @@ describe.skipIf(skip)('curl and file one-liners against the sidecar', () => {
   it('the token file holds the raw token and <name>.json its expiry', async () => {
     const { value: raw } = await sh('file');
     expect(raw.code).toBe(0);
-    expectEmulatorToken(emulator, { scope: 'arm', token: raw.stdout, expiresOnTimestamp: Number(JSON.parse(readFileSync(join(sidecar.tokenDir, 'arm.json'), 'utf8')).expires_on) * 1000 }, 'https://management.azure.com', LIFETIME);
+    expectEmulatorToken(
+      emulator,
+      { scope: 'arm', token: raw.stdout, expiresOnTimestamp: Number(JSON.parse(readFileSync(join(sidecar.tokenDir, 'arm.json'), 'utf8')).expires_on) * 1000 },
+      'https://management.azure.com',
+      LIFETIME,
+    );
     const { value: json } = await sh('fileJson');
     const body = JSON.parse(json.stdout) as { access_token: string; expires_on: number; token_type: string; scope: string };
     expect(body).toEqual({ access_token: raw.stdout, expires_on: expect.any(Number), token_type: 'Bearer', scope: 'https://management.azure.com/.default' });
@@ -116,7 +135,13 @@ describe.skipIf(skip)('curl and file one-liners against the sidecar', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines.at(-1)).toBe('401');
     const body = JSON.parse(lines.slice(0, -1).join('\n')) as Record<string, unknown>;
-    expect(body).toEqual({ error: 'unauthorized_client', error_description: expect.stringContaining('IDENTITY_HEADER'), message: expect.stringContaining('X-IDENTITY-HEADER'), correlationId: expect.any(String), statusCode: 401 });
+    expect(body).toEqual({
+      error: 'unauthorized_client',
+      error_description: expect.stringContaining('IDENTITY_HEADER'),
+      message: expect.stringContaining('X-IDENTITY-HEADER'),
+      correlationId: expect.any(String),
+      statusCode: 401,
+    });
     expect(run.stdout).not.toContain('eyJ');
     expect(requests).toEqual({ 'app_service 401': 1 });
   });

@@ -9,7 +9,19 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { recordSecret } from '../helpers/audit.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { getToken, startSidecarProcess, type SidecarProcess } from '../helpers/sidecar.js';
-import { appServiceEnv, CLIENTS, errorOf, expectEmulatorToken, imdsEnv, PYTHON, requestsDuring, requireClients, runClient, runShell, tokensOf } from './setup.js';
+import {
+  appServiceEnv,
+  CLIENTS,
+  errorOf,
+  expectEmulatorToken,
+  imdsEnv,
+  PYTHON,
+  requestsDuring,
+  requireClients,
+  runClient,
+  runShell,
+  tokensOf,
+} from './setup.js';
 
 const LIFETIME = 3599;
 /** a resource the tenant does not know: Entra answers AADSTS500011 */
@@ -43,7 +55,11 @@ describe.skipIf(skip)('errors through real clients', () => {
 
   describe('a permanent refusal (AADSTS500011, resource not in the tenant)', () => {
     it('curl gets 400 and JSON carrying the AADSTS text and the fix', async () => {
-      const run = await runShell('curl-unknown', `curl -s -w '\\n%{http_code}\\n' -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=${UNKNOWN}"`, appService);
+      const run = await runShell(
+        'curl-unknown',
+        `curl -s -w '\\n%{http_code}\\n' -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=${UNKNOWN}"`,
+        appService,
+      );
       const lines = run.stdout.trimEnd().split('\n');
       expect(lines.at(-1)).toBe('400');
       const body = JSON.parse(lines.slice(0, -1).join('\n')) as Record<string, unknown>;
@@ -132,7 +148,11 @@ describe.skipIf(skip)('errors through real clients', () => {
     it('gives 503 with Retry-After, and a retry after that long gets the token', async () => {
       const scope = 'https://vault.azure.net/.default';
       emulator.inject({ kind: 'retry-after', seconds: 2, status: 503 }, { scope, durationMs: 120_000 });
-      const run = await runShell('curl-outage', `curl -s -i -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://vault.azure.net"`, appService);
+      const run = await runShell(
+        'curl-outage',
+        `curl -s -i -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://vault.azure.net"`,
+        appService,
+      );
       const [head, body] = run.stdout.split(/\r\n\r\n/);
       expect(head).toMatch(/^HTTP\/1\.1 503 /);
       const retryAfter = Number(/^retry-after: (\d+)\r?$/im.exec(head ?? '')?.[1]);

@@ -14,7 +14,12 @@ describe.skipIf(skip)('Java azure-identity against the sidecar', () => {
   const pod = usePod();
   // Every error answer becomes a ClientAuthenticationException (MSAL4J's MsalServiceException
   // inside, carrying the sidecar's message), and DefaultAzureCredential stops there.
-  const pins = { managedError: 'ClientAuthenticationException', defaultAfter4xx: 'stops', defaultImdsRequests: { 'imds 200': 1 }, errorMarker: 'MsalServiceException' } as const;
+  const pins = {
+    managedError: 'ClientAuthenticationException',
+    defaultAfter4xx: 'stops',
+    defaultImdsRequests: { 'imds 200': 1 },
+    errorMarker: 'MsalServiceException',
+  } as const;
   describeMatrix(java(dirs!), pins, pod);
   // 1.18.4 no longer reads USE_AZURE_IDENTITY_CLIENT_LIBRARY_LEGACY_MI: with it and MSI_ENDPOINT
   // set, the request still goes through MSAL4J (the MsalServiceException marker), App Service 2019.

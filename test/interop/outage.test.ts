@@ -37,17 +37,19 @@ interface Observed {
 describe.skipIf(skip)('a 30-second Entra outage through every client', () => {
   let emulator: Emulator;
   let sidecar: SidecarProcess;
-  const rows: Row[] = skip ? [] : [
-    { client: pythonCurrent(dirs!), outcome: 'gives up' },
-    { client: pythonCurrent(dirs!, true), outcome: 'gives up' },
-    { client: pythonDebian(), outcome: 'gives up' },
-    { client: go(dirs!, 'new'), outcome: 'gives up' },
-    { client: go(dirs!, 'old'), outcome: 'gives up' },
-    { client: java(dirs!), outcome: 'rides through' },
-    { client: javascript('azure-identity-4-0'), outcome: 'gives up' },
-    { client: javascript('azure-identity-latest'), outcome: 'gives up' },
-    { client: msalNode(), outcome: 'gives up' },
-  ];
+  const rows: Row[] = skip
+    ? []
+    : [
+        { client: pythonCurrent(dirs!), outcome: 'gives up' },
+        { client: pythonCurrent(dirs!, true), outcome: 'gives up' },
+        { client: pythonDebian(), outcome: 'gives up' },
+        { client: go(dirs!, 'new'), outcome: 'gives up' },
+        { client: go(dirs!, 'old'), outcome: 'gives up' },
+        { client: java(dirs!), outcome: 'rides through' },
+        { client: javascript('azure-identity-4-0'), outcome: 'gives up' },
+        { client: javascript('azure-identity-latest'), outcome: 'gives up' },
+        { client: msalNode(), outcome: 'gives up' },
+      ];
   const observed = new Map<string, Observed>();
   const scopeOf = (c: SdkClient): string => `https://outage-${c.id.replace(/[^a-z0-9-]/gi, '-')}.example.com/.default`;
 
@@ -72,25 +74,29 @@ describe.skipIf(skip)('a 30-second Entra outage through every client', () => {
     sidecar = await startSidecarProcess({ emulator, tokens: 'arm=https://management.azure.com/.default' });
     await sidecar.waitReady();
     const env = appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId);
-    await Promise.all(rows.map(async ({ client }) => {
-      const scope = scopeOf(client);
-      const started = outageFromFirstRequest(scope);
-      const first = await client.run('managed', env, [scope], 150_000);
-      const firstAt = await started;
-      const firstCallMs = Date.now() - firstAt;
-      const again: ClientRun[] = [];
-      if (first.result.error) {
-        // the app's own loop around get_token, from the end of the outage (the emulator answers
-        // again from firstAt + OUTAGE_MS): call again until a token comes. The sidecar may still
-        // be in its backoff for the scope (≤ 60 s) and answer 503 at once, so the loop is bounded
-        // by a deadline, not by a count (a count ran out within a second for msal-node).
-        await waitUntil(firstAt + OUTAGE_MS);
-        const deadline = firstAt + OUTAGE_MS + 120_000;
-        while (!again.at(-1)?.result.results && Date.now() < deadline) again.push(await client.run('managed', env, [scope], 150_000));
-      }
-      observed.set(client.id, { first, firstCallMs, again });
-      console.log(`outage: ${client.label}: first call ${first.result.error ? 'failed' : 'got the token'} after ${Math.round(firstCallMs / 1000)} s from its first request; ${again.length} more call(s)`);
-    }));
+    await Promise.all(
+      rows.map(async ({ client }) => {
+        const scope = scopeOf(client);
+        const started = outageFromFirstRequest(scope);
+        const first = await client.run('managed', env, [scope], 150_000);
+        const firstAt = await started;
+        const firstCallMs = Date.now() - firstAt;
+        const again: ClientRun[] = [];
+        if (first.result.error) {
+          // the app's own loop around get_token, from the end of the outage (the emulator answers
+          // again from firstAt + OUTAGE_MS): call again until a token comes. The sidecar may still
+          // be in its backoff for the scope (≤ 60 s) and answer 503 at once, so the loop is bounded
+          // by a deadline, not by a count (a count ran out within a second for msal-node).
+          await waitUntil(firstAt + OUTAGE_MS);
+          const deadline = firstAt + OUTAGE_MS + 120_000;
+          while (!again.at(-1)?.result.results && Date.now() < deadline) again.push(await client.run('managed', env, [scope], 150_000));
+        }
+        observed.set(client.id, { first, firstCallMs, again });
+        console.log(
+          `outage: ${client.label}: first call ${first.result.error ? 'failed' : 'got the token'} after ${Math.round(firstCallMs / 1000)} s from its first request; ${again.length} more call(s)`,
+        );
+      }),
+    );
   }, 600_000);
   afterAll(async () => {
     await sidecar?.stop();

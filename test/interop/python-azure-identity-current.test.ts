@@ -14,6 +14,14 @@ describe.skipIf(skip)('Python azure-identity (current, PyPI) against the sidecar
   // msal-python turns every error answer into "App Service managed identity configuration not
   // found" (CredentialUnavailableError, the sidecar's message appended), so DefaultAzureCredential
   // moves on to the developer credentials; the aio client raises ClientAuthenticationError and stops.
-  describeMatrix(pythonCurrent(dirs!), { managedError: 'CredentialUnavailableError', defaultAfter4xx: 'continues', defaultImdsRequests: { 'imds 200': 1 } }, pod);
-  describeMatrix(pythonCurrent(dirs!, true), { managedError: 'ClientAuthenticationError', defaultAfter4xx: 'stops', defaultImdsRequests: { 'imds 200': 1 } }, pod);
+  describeMatrix(
+    pythonCurrent(dirs!),
+    { managedError: 'CredentialUnavailableError', defaultAfter4xx: 'continues', defaultImdsRequests: { 'imds 200': 1 } },
+    pod,
+  );
+  describeMatrix(
+    pythonCurrent(dirs!, true),
+    { managedError: 'ClientAuthenticationError', defaultAfter4xx: 'stops', defaultImdsRequests: { 'imds 200': 1 } },
+    pod,
+  );
 });

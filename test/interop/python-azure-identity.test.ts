@@ -46,7 +46,12 @@ describe.skipIf(skip)('Python azure-identity (Debian python3-azure) against the 
   });
 
   it('ManagedIdentityCredential(client_id=AZURE_CLIENT_ID) gets them over App Service 2019', async () => {
-    const { value: run, requests } = await py('managed-app-service', 'managed', appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId), POSTGRES);
+    const { value: run, requests } = await py(
+      'managed-app-service',
+      'managed',
+      appServiceEnv(sidecar.endpoint, sidecar.identityHeader, emulator.clientId),
+      POSTGRES,
+    );
     const [postgres] = tokensOf(run);
     expectEmulatorToken(emulator, postgres!, POSTGRES, LIFETIME);
     expect(requests).toEqual({ 'app_service 200': 1 });

@@ -27,7 +27,11 @@ export type Installed = Record<string, string>;
 export async function requireInstalled(...components: Component[]): Promise<{ dirs: Installed; skip?: undefined } | { skip: string; dirs?: undefined }> {
   const log = auditLog(`install-interop-clients-${components.join('-')}`);
   try {
-    const { stdout, stderr } = await promisify(execFile)('bash', [INSTALL, ...components], { encoding: 'utf8', timeout: 25 * 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await promisify(execFile)('bash', [INSTALL, ...components], {
+      encoding: 'utf8',
+      timeout: 25 * 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     log?.write(stderr);
     const dirs: Installed = {};
     for (const line of stdout.trim().split('\n')) {
@@ -72,7 +76,8 @@ export function pythonCurrent(dirs: Installed, aio = false): SdkClient {
     id: aio ? 'python-aio' : 'python',
     label: `Python azure-identity 1.27.0${aio ? ' (azure.identity.aio)' : ''}`,
     version: '1.27.0',
-    run: (kind, env, scopes, timeoutMs) => runClient(`python-current-${kind}`, python, [join(CLIENTS, 'azure_identity.py'), ...(aio ? ['--aio'] : []), kind, ...scopes], env, timeoutMs),
+    run: (kind, env, scopes, timeoutMs) =>
+      runClient(`python-current-${kind}`, python, [join(CLIENTS, 'azure_identity.py'), ...(aio ? ['--aio'] : []), kind, ...scopes], env, timeoutMs),
     imdsEnv: podIdentityHost,
   };
 }
@@ -107,8 +112,14 @@ export function java(dirs: Installed, legacy = false): SdkClient {
     version: '1.18.4',
     run: (kind, env, scopes, timeoutMs) => {
       const result = join(mkdtempSync(join(tmpdir(), 'interop-java-')), 'result.json');
-      return runClient(`java-${legacy ? 'legacy-' : ''}${kind}`, 'java', [`-Dprobe.result=${result}`, '-cp', `${dir}/classes:${dir}/lib/*`, 'Probe', kind, ...scopes],
-        { ...env, ...(legacy ? legacyEnv(env) : {}) }, timeoutMs ?? 90_000, result);
+      return runClient(
+        `java-${legacy ? 'legacy-' : ''}${kind}`,
+        'java',
+        [`-Dprobe.result=${result}`, '-cp', `${dir}/classes:${dir}/lib/*`, 'Probe', kind, ...scopes],
+        { ...env, ...(legacy ? legacyEnv(env) : {}) },
+        timeoutMs ?? 90_000,
+        result,
+      );
     },
     imdsEnv: podIdentityHost,
   };
@@ -129,7 +140,8 @@ export function javascript(pkg: 'azure-identity-4-0' | 'azure-identity-latest'):
     id: `js-${version}`,
     label: `JavaScript @azure/identity ${version}`,
     // the probe reports no version: azure-identity-js.test.ts checks the installed package's
-    run: (kind, env, scopes, timeoutMs) => runClient(`${pkg}-${kind}`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), pkg, kind, ...scopes], env, timeoutMs),
+    run: (kind, env, scopes, timeoutMs) =>
+      runClient(`${pkg}-${kind}`, process.execPath, [join(CLIENTS, 'azure-identity.mjs'), pkg, kind, ...scopes], env, timeoutMs),
     imdsEnv: podIdentityHost,
   };
 }
@@ -141,7 +153,8 @@ export function msalNode(): SdkClient {
     id: 'msal-node',
     label: '@azure/msal-node ManagedIdentityApplication',
     // the probe takes resources (msal-node's acquireToken({ resource })), not scopes
-    run: (_kind, env, scopes, timeoutMs) => runClient('msal-node', process.execPath, [join(CLIENTS, 'msal-node.mjs'), ...scopes.map((s) => s.replace(/\/\.default$/, ''))], env, timeoutMs),
+    run: (_kind, env, scopes, timeoutMs) =>
+      runClient('msal-node', process.execPath, [join(CLIENTS, 'msal-node.mjs'), ...scopes.map((s) => s.replace(/\/\.default$/, ''))], env, timeoutMs),
     imdsEnv: podIdentityHost,
   };
 }

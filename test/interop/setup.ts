@@ -107,7 +107,14 @@ export function maskJwts(text: string): string {
  * `resultFile` for a runtime that cannot write to an inherited pipe (the JVM). Every token in the
  * result is recorded as a secret.
  */
-export async function runClient(name: string, command: string, args: string[], env: Record<string, string>, timeoutMs = 30_000, resultFile?: string): Promise<ClientRun> {
+export async function runClient(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  resultFile?: string,
+): Promise<ClientRun> {
   const home = mkdtempSync(join(tmpdir(), 'interop-home-'));
   const proc = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
@@ -117,8 +124,14 @@ export async function runClient(name: string, command: string, args: string[], e
   const audit = auditLog(`interop-${name}`);
   let output = '';
   const resultChunks: Buffer[] = [];
-  proc.stdout!.on('data', (c: Buffer) => { audit?.write(c); output += c.toString('utf8'); });
-  proc.stderr!.on('data', (c: Buffer) => { audit?.write(c); output += c.toString('utf8'); });
+  proc.stdout!.on('data', (c: Buffer) => {
+    audit?.write(c);
+    output += c.toString('utf8');
+  });
+  proc.stderr!.on('data', (c: Buffer) => {
+    audit?.write(c);
+    output += c.toString('utf8');
+  });
   (proc.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => resultChunks.push(c));
   const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
@@ -178,7 +191,9 @@ export function expectEmulatorToken(emulator: Emulator, got: ClientToken, scopeO
   // the emulator each start their clocks at slightly different moments of the exchange)
   const exp = jwt!.payload.exp as number;
   expect(got.expiresOnTimestamp / 1000 - exp, 'the client expects the token to expire no later than its exp').toBeLessThanOrEqual(5);
-  expect(exp - got.expiresOnTimestamp / 1000, `the client expects the token to expire at most ${earlierBySec} s before its exp`).toBeLessThanOrEqual(earlierBySec);
+  expect(exp - got.expiresOnTimestamp / 1000, `the client expects the token to expire at most ${earlierBySec} s before its exp`).toBeLessThanOrEqual(
+    earlierBySec,
+  );
 }
 
 /** Environment for the App Service 2019 flavour, as the webhook injects it. */
@@ -229,12 +244,21 @@ export interface ShellRun {
  */
 export async function runShell(name: string, oneLiner: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ShellRun> {
   const home = mkdtempSync(join(tmpdir(), 'interop-home-'));
-  const proc = spawn('/bin/sh', ['-c', oneLiner], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: home });
+  const proc = spawn('/bin/sh', ['-c', oneLiner], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: home,
+  });
   const audit = auditLog(`interop-${name}`);
   let stdout = '';
   let stderr = '';
-  proc.stdout!.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-  proc.stderr!.on('data', (c: Buffer) => { audit?.write(c); stderr += c.toString('utf8'); });
+  proc.stdout!.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  proc.stderr!.on('data', (c: Buffer) => {
+    audit?.write(c);
+    stderr += c.toString('utf8');
+  });
   const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
   clearTimeout(timer);

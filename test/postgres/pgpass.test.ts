@@ -35,11 +35,15 @@ if (skip) console.warn(`test/postgres skipped: ${skip}`);
 /** The pod a user would write: a pgpass file and a dotenv file for the pg target; the app runs as 10001. */
 function podSpec(port: number): Pod {
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
-      name: 'orders', namespace: 'apps',
+      name: 'orders',
+      namespace: 'apps',
       annotations: {
-        'entra-sidecar.io/inject': 'true', 'entra-sidecar.io/client-id': CLIENT_ID, 'entra-sidecar.io/tenant-id': TENANT_ID,
+        'entra-sidecar.io/inject': 'true',
+        'entra-sidecar.io/client-id': CLIENT_ID,
+        'entra-sidecar.io/tenant-id': TENANT_ID,
         'entra-sidecar.io/tokens': `pg=${PG_RESOURCE}/.default`,
         'entra-sidecar.io/file.pgpass': `pgpass target=pg host=127.0.0.1 port=${port} database=* user=${ROLE}`,
         'entra-sidecar.io/file.app.env': 'dotenv PGPASSWORD=pg.token PGPASSWORD_EXPIRES_ON=pg.expires_on PGPASSWORD_EXPIRES_AT=pg.expires_at',
@@ -49,7 +53,11 @@ function podSpec(port: number): Pod {
   };
 }
 
-interface ClientResult { ok: boolean; out: string; err: string }
+interface ClientResult {
+  ok: boolean;
+  out: string;
+  err: string;
+}
 
 describe.skipIf(skip !== undefined)('libpq password file with real PostgreSQL, psql and node-postgres across token refreshes', () => {
   let pg: PostgresServer;
@@ -68,17 +76,30 @@ describe.skipIf(skip !== undefined)('libpq password file with real PostgreSQL, p
   };
   const asApp = (cmd: string[], extraEnv: Record<string, string> = {}): ClientResult => {
     const argv = [...asUser(APP_UID, APP_UID), ...cmd];
-    const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: '/nonexistent', PGCONNECT_TIMEOUT: '10', ...extraEnv } });
+    const r = spawnSync(argv[0] as string, argv.slice(1), {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH, HOME: '/nonexistent', PGCONNECT_TIMEOUT: '10', ...extraEnv },
+    });
     return { ok: r.status === 0, out: (r.stdout ?? '').trim(), err: (r.stderr ?? '').trim() };
   };
   const psql = (passfile = pgpassFile): ClientResult =>
-    asApp(['psql', '-X', '-w', '-At', '-h', '127.0.0.1', '-p', String(pg.port), '-U', ROLE, '-d', 'postgres', '-c', 'select current_user'], { PGPASSFILE: passfile });
+    asApp(['psql', '-X', '-w', '-At', '-h', '127.0.0.1', '-p', String(pg.port), '-U', ROLE, '-d', 'postgres', '-c', 'select current_user'], {
+      PGPASSFILE: passfile,
+    });
   const nodePostgres = (): ClientResult =>
-    asApp([process.execPath, '-e', `
+    asApp(
+      [
+        process.execPath,
+        '-e',
+        `
       const { Client } = require(${JSON.stringify(require.resolve('pg'))});
       const c = new Client({ host: '127.0.0.1', port: ${pg.port}, user: ${JSON.stringify(ROLE)}, database: 'postgres' });
       c.connect().then(() => c.query('select current_user')).then((r) => { console.log(r.rows[0].current_user); return c.end(); })
-        .catch((e) => { console.error(e.message); process.exit(1); });`], { PGPASSFILE: pgpassFile });
+        .catch((e) => { console.error(e.message); process.exit(1); });`,
+      ],
+      { PGPASSFILE: pgpassFile },
+    );
 
   beforeAll(async () => {
     pg = await startPostgres();
@@ -104,7 +125,9 @@ describe.skipIf(skip !== undefined)('libpq password file with real PostgreSQL, p
     const tokenFile = emulator.writeProjectedToken(saDir).path;
     pgpassFile = join(tokenDir, 'pgpass');
     sp = await startSidecarProcess({
-      emulator, tokenDir, tokenFile,
+      emulator,
+      tokenDir,
+      tokenFile,
       tokens: injected.ENTRA_SIDECAR_TOKENS,
       env: { ENTRA_SIDECAR_FILES: injected.ENTRA_SIDECAR_FILES, NODE_OPTIONS: injected.NODE_OPTIONS },
       wrapper: asUser(sidecarUser.uid, sidecarUser.gid),
@@ -117,7 +140,7 @@ describe.skipIf(skip !== undefined)('libpq password file with real PostgreSQL, p
     for (const stop of stops.reverse()) await stop();
   });
 
-  it('the webhook runs the sidecar as the app\'s user, and the password file is 0600 and the app\'s', () => {
+  it("the webhook runs the sidecar as the app's user, and the password file is 0600 and the app's", () => {
     expect(sidecarUser.uid).toBe(APP_UID);
     const st = spawnSync('stat', ['-c', '%a %u', pgpassFile], { encoding: 'utf8' }).stdout.trim();
     expect(st).toBe(`600 ${APP_UID}`);
@@ -171,7 +194,7 @@ describe.skipIf(skip !== undefined)('libpq password file with real PostgreSQL, p
     expect(psql()).toMatchObject({ ok: false, err: expect.stringMatching(/password authentication failed/) });
   }, 180_000);
 
-  it('libpq\'s own rules, shown on copies of the file: readable by group or others it is ignored; owned by another user it is unreadable', () => {
+  it("libpq's own rules, shown on copies of the file: readable by group or others it is ignored; owned by another user it is unreadable", () => {
     setPassword(pgTokens().at(-1) as string);
     const copies = mkdtempSync(join(tmpdir(), 'entra-pg-copies-'));
     chmodSync(copies, 0o755);

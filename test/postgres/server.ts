@@ -25,7 +25,9 @@ const inCi = process.env.CI === 'true';
 export function postgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join(root, versions[0], 'bin') : undefined;
 }
 
@@ -43,12 +45,15 @@ export function ensurePostgres(): string | undefined {
     return fail('these tests run the server, the sidecar and the clients as different users (setpriv), which needs root');
   }
   if (!postgresBin() || spawnSync('psql', ['--version']).status !== 0) {
-    const r = spawnSync('bash', [join(process.cwd(), 'scripts', 'apt-install.sh'), '--no-start-services', 'postgresql'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync('bash', [join(process.cwd(), 'scripts', 'apt-install.sh'), '--no-start-services', 'postgresql'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (r.status !== 0) return fail(`scripts/apt-install.sh postgresql failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
   if (!postgresBin()) return fail('postgresql is installed but no /usr/lib/postgresql/*/bin/initdb was found');
   if (spawnSync('setpriv', ['--version']).status !== 0) return fail('setpriv (util-linux) is missing');
-  if (spawnSync('id', ['-u', 'postgres']).status !== 0) return fail('the postgres system user is missing (Debian\'s postgresql package creates it)');
+  if (spawnSync('id', ['-u', 'postgres']).status !== 0) return fail("the postgres system user is missing (Debian's postgresql package creates it)");
   return undefined;
 }
 
@@ -76,7 +81,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'entra-pg-'));
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
-  const run = (cmd: string[], input?: string) => spawnSync(as[0] as string, [...as.slice(1), ...cmd], { encoding: 'utf8', input, cwd: dir, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } });
+  const run = (cmd: string[], input?: string) =>
+    spawnSync(as[0] as string, [...as.slice(1), ...cmd], { encoding: 'utf8', input, cwd: dir, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } });
 
   const init = run([join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=password', '-E', 'UTF8', '--locale=C.UTF-8']);
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
@@ -87,7 +93,10 @@ export async function startPostgres(): Promise<PostgresServer> {
     const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c log_statement=none -c log_min_error_statement=panic -c shared_buffers=16MB -c max_connections=20`;
     const started = run([join(bin, 'pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', options, 'start']);
     if (started.status === 0) break;
-    if (attempt >= 3) throw new Error(`pg_ctl start failed: ${started.stderr} ${existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : ''}`);
+    if (attempt >= 3)
+      throw new Error(
+        `pg_ctl start failed: ${started.stderr} ${existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : ''}`,
+      );
   }
   const admin = (sql: string): string => {
     const r = run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-f', '-'], sql);

@@ -218,7 +218,10 @@ describe.skipIf(!helmTools || !prom)('alerting rules (PrometheusRule) with the r
     if (c.quietAt) alertTests.push({ eval_time: c.quietAt, alertname: c.alert, exp_alerts: [] });
     const file = `test-${c.alert}.yaml`;
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups }));
-    writeFileSync(join(dir, file), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: c.series, alert_rule_test: alertTests }] }));
+    writeFileSync(
+      join(dir, file),
+      stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: c.series, alert_rule_test: alertTests }] }),
+    );
     const r = promtool(['test', 'rules', file]);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
@@ -227,7 +230,10 @@ describe.skipIf(!helmTools || !prom)('alerting rules (PrometheusRule) with the r
   it('stay quiet when everything is healthy (one of two webhook replicas down included)', () => {
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups }));
     const tests = ['10m', '20m', '39m'].flatMap((t) => rules.map((rule) => ({ eval_time: t, alertname: rule.alert, exp_alerts: [] })));
-    writeFileSync(join(dir, 'test-healthy.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: HEALTHY, alert_rule_test: tests }] }));
+    writeFileSync(
+      join(dir, 'test-healthy.yaml'),
+      stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: HEALTHY, alert_rule_test: tests }] }),
+    );
     const r = promtool(['test', 'rules', 'test-healthy.yaml']);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
@@ -237,7 +243,10 @@ describe.skipIf(!helmTools || !prom)('alerting rules (PrometheusRule) with the r
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups }));
     const c = CASES[0] as Case;
     const wrong = [{ eval_time: c.at, alertname: c.alert, exp_alerts: [] }];
-    writeFileSync(join(dir, 'test-wrong.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: c.series, alert_rule_test: wrong }] }));
+    writeFileSync(
+      join(dir, 'test-wrong.yaml'),
+      stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: c.series, alert_rule_test: wrong }] }),
+    );
     const r = promtool(['test', 'rules', 'test-wrong.yaml']);
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('FAILED');
@@ -251,7 +260,14 @@ describe.skipIf(!helmTools || !prom)('alerting rules (PrometheusRule) with the r
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups: custom }));
     // 1500 - 1140 = 360 s left at 19m
     const tests = [{ eval_time: '19m', alertname: 'EntraSidecarTokenExpiringSoon', exp_alerts: [] }];
-    writeFileSync(join(dir, 'test-threshold.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: (CASES[0] as Case).series, alert_rule_test: tests }] }));
+    writeFileSync(
+      join(dir, 'test-threshold.yaml'),
+      stringify({
+        rule_files: ['rules.yaml'],
+        evaluation_interval: '1m',
+        tests: [{ interval: '1m', input_series: (CASES[0] as Case).series, alert_rule_test: tests }],
+      }),
+    );
     const r = promtool(['test', 'rules', 'test-threshold.yaml']);
     expect(r.stdout + r.stderr).toContain('SUCCESS');
   });

@@ -147,12 +147,29 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
     webhook = start(
       'webhook',
       process.execPath,
-      [CLI, 'webhook', '--listen=127.0.0.1:0', '--health-listen=127.0.0.1:0', `--tls-cert-file=${join(dir, 'tls.crt')}`, `--tls-key-file=${join(dir, 'tls.key')}`, '--mode=native', '--sidecar-image=entra-sidecar:test'],
+      [
+        CLI,
+        'webhook',
+        '--listen=127.0.0.1:0',
+        '--health-listen=127.0.0.1:0',
+        `--tls-cert-file=${join(dir, 'tls.crt')}`,
+        `--tls-key-file=${join(dir, 'tls.key')}`,
+        '--mode=native',
+        '--sidecar-image=entra-sidecar:test',
+      ],
       { PATH: process.env.PATH, KUBECONFIG: join(dir, 'kubeconfig') },
     );
     const ready = await until('the webhook logs "webhook ready"', async () => {
       if (webhook.proc.exitCode !== null) throw new Error(`webhook exited: ${webhook.lines.join(' | ')}`);
-      const line = webhook.lines.map((l) => { try { return JSON.parse(l) as { msg?: string; listen?: string; health?: string }; } catch { return {}; } }).find((l) => l.msg === 'webhook ready');
+      const line = webhook.lines
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg?: string; listen?: string; health?: string };
+          } catch {
+            return {};
+          }
+        })
+        .find((l) => l.msg === 'webhook ready');
       return line;
     });
     webhookPort = Number(String(ready.listen).split(':').pop());
@@ -182,7 +199,12 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
     prometheus = start(
       'prometheus',
       prom?.prometheus as string,
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
       { PATH: process.env.PATH },
     );
     await until('Prometheus is ready', async () => {
@@ -207,10 +229,11 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
     return body.data.result;
   }
 
-  const found = (promql: string) => until(`Prometheus has ${promql}`, async () => {
-    const samples = await query(promql);
-    return samples.length > 0 ? samples : undefined;
-  });
+  const found = (promql: string) =>
+    until(`Prometheus has ${promql}`, async () => {
+      const samples = await query(promql);
+      return samples.length > 0 ? samples : undefined;
+    });
 
   it('runs the chart’s `helm test` script against the webhook: /healthz and a dry-run admission over verified TLS', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', readFileSync(join(CHART, 'files', 'helm-test.mjs'), 'utf8')], {
@@ -231,7 +254,13 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
     const wrongName = spawnSync(process.execPath, ['--input-type=module', '-e', readFileSync(join(CHART, 'files', 'helm-test.mjs'), 'utf8')], {
       encoding: 'utf8',
       timeout: 30_000,
-      env: { PATH: process.env.PATH, WEBHOOK_HEALTH_URL: `http://${webhookHealth}/healthz`, WEBHOOK_MUTATE_URL: `https://127.0.0.1:${webhookPort}/mutate`, WEBHOOK_SERVER_NAME: 'other.example.svc', WEBHOOK_CA_FILE: join(dir, 'ca.crt') },
+      env: {
+        PATH: process.env.PATH,
+        WEBHOOK_HEALTH_URL: `http://${webhookHealth}/healthz`,
+        WEBHOOK_MUTATE_URL: `https://127.0.0.1:${webhookPort}/mutate`,
+        WEBHOOK_SERVER_NAME: 'other.example.svc',
+        WEBHOOK_CA_FILE: join(dir, 'ca.crt'),
+      },
     });
     expect(wrongName.status).toBe(1);
     expect(wrongName.stderr).toMatch(/FAILED: .*(altnames|other\.example\.svc)/);
@@ -248,14 +277,23 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
         namespace: 'apps',
         operation: 'CREATE',
         userInfo: { username: 'test' },
-        object: { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'p-', namespace: 'apps', ...metadata }, spec: { containers: [{ name: 'app', image: 'busybox' }], ...spec } },
+        object: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { generateName: 'p-', namespace: 'apps', ...metadata },
+          spec: { containers: [{ name: 'app', image: 'busybox' }], ...spec },
+        },
       },
     });
     // a pod that did not opt in is skipped; an opted-in pod on the host network is denied (no API call needed for either)
     const skippedAnswer = await admit(webhookPort, caPem, review('7b1b2c2e-0000-4000-8000-000000000001', {}, {}));
     expect(skippedAnswer.status).toBe(200);
     expect(JSON.parse(skippedAnswer.body).response).toMatchObject({ uid: '7b1b2c2e-0000-4000-8000-000000000001', allowed: true });
-    const denied = await admit(webhookPort, caPem, review('7b1b2c2e-0000-4000-8000-000000000002', { annotations: { 'entra-sidecar.io/inject': 'true' } }, { hostNetwork: true }));
+    const denied = await admit(
+      webhookPort,
+      caPem,
+      review('7b1b2c2e-0000-4000-8000-000000000002', { annotations: { 'entra-sidecar.io/inject': 'true' } }, { hostNetwork: true }),
+    );
     expect(denied.status).toBe(200);
     expect(JSON.parse(denied.body).response.allowed).toBe(false);
     const skipped = await found(`entra_sidecar_webhook_admissions_total{job="${RELEASE}",result="skipped"} >= 1`);
@@ -305,7 +343,10 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
       expect(problems, url).toEqual([]);
       expect(r.status, url).toBe(0);
       // the linter did read the exposition: a broken one is reported
-      const broken = spawnSync(prom?.promtool as string, ['check', 'metrics'], { input: `${text}\n# TYPE entra_sidecar_bad counter\nentra_sidecar_bad 1\n`, encoding: 'utf8' });
+      const broken = spawnSync(prom?.promtool as string, ['check', 'metrics'], {
+        input: `${text}\n# TYPE entra_sidecar_bad counter\nentra_sidecar_bad 1\n`,
+        encoding: 'utf8',
+      });
       expect(`${broken.stdout}${broken.stderr}`).toContain('entra_sidecar_bad');
     }
   });
@@ -321,10 +362,7 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
       }
     }
     const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards', 'entra-sidecar.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
-    const expressions = [
-      ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
-      ...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)),
-    ];
+    const expressions = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...rules.groups.flatMap((g) => g.rules.map((r) => r.expr))];
     const named = new Set(expressions.flatMap((e) => [...e.matchAll(/\b((?:entra_sidecar|process|nodejs)_[a-z0-9_]+|up)\b/g)].map((m) => m[1] as string)));
     expect([...named].filter((n) => !exposed.has(n))).toEqual([]);
     expect(named.size).toBeGreaterThan(10);
@@ -347,9 +385,7 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
       ENTRA_TOKEN_DIR: sidecar.tokenDir,
     });
     try {
-      const lines = await until('the example app reports both tokens', async () =>
-        app.lines.some((l) => l.startsWith('endpoint:')) ? app.lines : undefined,
-      );
+      const lines = await until('the example app reports both tokens', async () => (app.lines.some((l) => l.startsWith('endpoint:')) ? app.lines : undefined));
       expect(lines.find((l) => l.startsWith('failed'))).toBeUndefined();
       expect(lines.find((l) => l.startsWith('file:'))).toMatch(/^file: token of \d+ characters, expires \d{4}-\d\d-\d\dT/);
       expect(lines.find((l) => l.startsWith('endpoint:'))).toMatch(/^endpoint: Bearer token for https:\/\/vault\.azure\.net, expires \d{4}-/);
@@ -358,4 +394,3 @@ describe.skipIf(!helmTools || !prom || !haveDist)('Prometheus scrapes a real sid
     }
   });
 });
-

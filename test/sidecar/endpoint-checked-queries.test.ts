@@ -21,7 +21,13 @@ const SECRET = 'b'.repeat(48);
 const NOW = Date.now();
 const ALLOWED = ['https://storage.azure.com/.default', 'https://vault.azure.net/.default'];
 const jwt = (claims: object): string => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-const tokenFor = (scope: string): AccessToken => ({ token: jwt({ aud: scope, oid: 'oid-1' }), scope, obtainedAtMs: NOW, expiresOnMs: NOW + 3_600_000, extExpiresOnMs: NOW + 3_600_000 });
+const tokenFor = (scope: string): AccessToken => ({
+  token: jwt({ aud: scope, oid: 'oid-1' }),
+  scope,
+  obtainedAtMs: NOW,
+  expiresOnMs: NOW + 3_600_000,
+  extExpiresOnMs: NOW + 3_600_000,
+});
 
 interface Endpoint {
   port: number;
@@ -39,15 +45,23 @@ async function startEndpoint(): Promise<Endpoint> {
       return t;
     },
   };
-  const server = createEndpointServer({ store, clientId: CLIENT_ID, identityHeader: SECRET, allowedScopes: ALLOWED, metrics: new SidecarMetrics(), log: pino({ level: 'silent' }) });
+  const server = createEndpointServer({
+    store,
+    clientId: CLIENT_ID,
+    identityHeader: SECRET,
+    allowedScopes: ALLOWED,
+    metrics: new SidecarMetrics(),
+    log: pino({ level: 'silent' }),
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, server };
 }
 
-const stop = (e: Endpoint): Promise<void> => new Promise((r) => {
-  e.server.closeAllConnections();
-  e.server.close(() => r());
-});
+const stop = (e: Endpoint): Promise<void> =>
+  new Promise((r) => {
+    e.server.closeAllConnections();
+    e.server.close(() => r());
+  });
 
 interface Req {
   method: 'GET' | 'POST';
@@ -73,7 +87,9 @@ function send(port: number, r: Req): Promise<Outcome> {
       res.on('data', (c) => (text += c));
       res.on('end', () => {
         const body = JSON.parse(text) as Record<string, string>;
-        const aud = body.access_token ? (JSON.parse(Buffer.from(body.access_token.split('.')[1] ?? '', 'base64url').toString()) as { aud: string }).aud : undefined;
+        const aud = body.access_token
+          ? (JSON.parse(Buffer.from(body.access_token.split('.')[1] ?? '', 'base64url').toString()) as { aud: string }).aud
+          : undefined;
         resolve({ status: res.statusCode ?? 0, error: body.error, resource: body.resource, tokenAud: aud });
       });
     });
@@ -82,8 +98,18 @@ function send(port: number, r: Req): Promise<Outcome> {
   });
 }
 
-const APP_SERVICE: Req = { method: 'GET', path: '/msi/token', query: 'api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F', headers: { 'x-identity-header': SECRET } };
-const IMDS: Req = { method: 'GET', path: '/metadata/identity/oauth2/token', query: 'api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F', headers: { metadata: 'true' } };
+const APP_SERVICE: Req = {
+  method: 'GET',
+  path: '/msi/token',
+  query: 'api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com%2F',
+  headers: { 'x-identity-header': SECRET },
+};
+const IMDS: Req = {
+  method: 'GET',
+  path: '/metadata/identity/oauth2/token',
+  query: 'api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F',
+  headers: { metadata: 'true' },
+};
 
 let primed: Endpoint;
 beforeAll(async () => {
@@ -157,7 +183,12 @@ describe('a remembered query check is never reused for a request that differs', 
       fc.asyncProperty(fc.constantFrom(APP_SERVICE, IMDS), edit, async (good, e) => {
         const q = good.query;
         const at = e.at % (q.length + (e.kind === 'insert' ? 1 : 0));
-        const query = e.kind === 'replace' ? q.slice(0, at) + e.ch + q.slice(at + 1) : e.kind === 'insert' ? q.slice(0, at) + e.ch + q.slice(at) : q.slice(0, at) + q.slice(at + 1);
+        const query =
+          e.kind === 'replace'
+            ? q.slice(0, at) + e.ch + q.slice(at + 1)
+            : e.kind === 'insert'
+              ? q.slice(0, at) + e.ch + q.slice(at)
+              : q.slice(0, at) + q.slice(at + 1);
         fc.pre(query !== q);
         await expectNoReuse(good, { ...good, query });
       }),

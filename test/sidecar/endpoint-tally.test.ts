@@ -18,7 +18,13 @@ const COUNTER = 'entra_sidecar_endpoint_requests_total';
 function tallyRegistry(): { registry: Registry; tally: EndpointTally } {
   const registry = new Registry();
   const tally = new EndpointTally(FLAVOURS, BOUNDS);
-  const counter: Counter<'flavour' | 'code'> = new Counter({ name: COUNTER, help: 'h', labelNames: ['flavour', 'code'], registers: [registry], collect: () => tally.drainCounts(counter) });
+  const counter: Counter<'flavour' | 'code'> = new Counter({
+    name: COUNTER,
+    help: 'h',
+    labelNames: ['flavour', 'code'],
+    registers: [registry],
+    collect: () => tally.drainCounts(counter),
+  });
   registry.registerMetric(tallyHistogram(tally, NAME, 'Token endpoint latency by protocol flavour.'));
   return { registry, tally };
 }
@@ -26,7 +32,13 @@ function tallyRegistry(): { registry: Registry; tally: EndpointTally } {
 function promClientRegistry(): { registry: Registry; counter: Counter<'flavour' | 'code'>; histogram: Histogram<'flavour'> } {
   const registry = new Registry();
   const counter = new Counter({ name: COUNTER, help: 'h', labelNames: ['flavour', 'code'] as const, registers: [registry] });
-  const histogram = new Histogram({ name: NAME, help: 'Token endpoint latency by protocol flavour.', labelNames: ['flavour'] as const, buckets: BOUNDS, registers: [registry] });
+  const histogram = new Histogram({
+    name: NAME,
+    help: 'Token endpoint latency by protocol flavour.',
+    labelNames: ['flavour'] as const,
+    buckets: BOUNDS,
+    registers: [registry],
+  });
   return { registry, counter, histogram };
 }
 

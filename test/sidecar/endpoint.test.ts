@@ -11,7 +11,13 @@ const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const SECRET = 'a'.repeat(64);
 const NOW = Date.now();
 const jwt = (claims: object): string => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-const tokenFor = (scope: string): AccessToken => ({ token: jwt({ aud: scope.replace('/.default', ''), oid: 'oid-1234' }), scope, obtainedAtMs: NOW - 1_000, expiresOnMs: NOW + 3_600_000, extExpiresOnMs: NOW + 7_200_000 });
+const tokenFor = (scope: string): AccessToken => ({
+  token: jwt({ aud: scope.replace('/.default', ''), oid: 'oid-1234' }),
+  scope,
+  obtainedAtMs: NOW - 1_000,
+  expiresOnMs: NOW + 3_600_000,
+  extExpiresOnMs: NOW + 7_200_000,
+});
 
 /** A store stand-in: fixed tokens, scripted failures, exchange counting. */
 const held = new Map<string, AccessToken>();
@@ -37,8 +43,17 @@ beforeAll(async () => {
   server = createEndpointServer({ store, clientId: CLIENT_ID, identityHeader: SECRET, allowedScopes: undefined, metrics, log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  failures.set('https://refused.example/.default', new ExchangeError("Entra refused the exchange (HTTP 400, invalid_resource): AADSTS500011: The resource principal named https://refused.example was not found", { retryable: false, reason: 'AADSTS500011', aadsts: 500011, status: 400 }));
-  failures.set('https://down.example/.default', new ExchangeError('Entra answered HTTP 503; will retry', { retryable: true, reason: 'http_503', status: 503, retryAfterMs: 7_000 }));
+  failures.set(
+    'https://refused.example/.default',
+    new ExchangeError(
+      'Entra refused the exchange (HTTP 400, invalid_resource): AADSTS500011: The resource principal named https://refused.example was not found',
+      { retryable: false, reason: 'AADSTS500011', aadsts: 500011, status: 400 },
+    ),
+  );
+  failures.set(
+    'https://down.example/.default',
+    new ExchangeError('Entra answered HTTP 503; will retry', { retryable: true, reason: 'http_503', status: 503, retryAfterMs: 7_000 }),
+  );
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -88,26 +103,41 @@ describe('App Service 2019-08-01 flavour', () => {
     expect(r.status).toBe(400);
   });
   it('refuses Forwarded and X-Real-IP like X-Forwarded-For, on every flavour, naming the header', async () => {
-    for (const [name, value] of [['Forwarded', 'for=10.0.0.1'], ['X-Real-IP', '10.0.0.1']] as const) {
+    for (const [name, value] of [
+      ['Forwarded', 'for=10.0.0.1'],
+      ['X-Real-IP', '10.0.0.1'],
+    ] as const) {
       const a = await appService('https://management.azure.com/', { 'X-IDENTITY-HEADER': SECRET, [name]: value });
       expect(a.status).toBe(400);
       expect(((await a.json()) as { message: string }).message).toContain(`a ${name} header`);
-      const i = await fetch(`${base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, { headers: { Metadata: 'true', [name]: value } });
+      const i = await fetch(`${base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, {
+        headers: { Metadata: 'true', [name]: value },
+      });
       expect(i.status).toBe(400);
-      const m = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded', [name]: value }, body: 'resource=https://management.azure.com/' });
+      const m = await fetch(`${base}/msi/token`, {
+        method: 'POST',
+        headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded', [name]: value },
+        body: 'resource=https://management.azure.com/',
+      });
       expect(m.status).toBe(400);
     }
   });
   it('refuses a missing resource or a wrong api-version with 400', async () => {
     expect((await fetch(`${base}/msi/token?api-version=2019-08-01`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(400);
-    expect((await fetch(`${base}/msi/token?api-version=2017-09-01&resource=https://x.example/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(400);
+    expect((await fetch(`${base}/msi/token?api-version=2017-09-01&resource=https://x.example/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(
+      400,
+    );
   });
   it('accepts its own identity in every selector form and refuses a foreign one with "identity not found"', async () => {
     expect((await appService('https://management.azure.com/', undefined, `&client_id=${CLIENT_ID.toUpperCase()}`)).status).toBe(200);
     expect((await appService('https://management.azure.com/', undefined, `&clientid=${CLIENT_ID}`)).status).toBe(200);
     expect((await appService('https://management.azure.com/', undefined, '&object_id=oid-1234')).status).toBe(200);
     expect((await appService('https://management.azure.com/', undefined, '&principal_id=oid-1234')).status).toBe(200);
-    for (const sel of ['client_id=33333333-3333-4333-8333-333333333333', 'object_id=someone-else', 'mi_res_id=/subscriptions/x/resourcegroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z']) {
+    for (const sel of [
+      'client_id=33333333-3333-4333-8333-333333333333',
+      'object_id=someone-else',
+      'mi_res_id=/subscriptions/x/resourcegroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z',
+    ]) {
       const r = await appService('https://management.azure.com/', undefined, `&${sel}`);
       expect(r.status).toBe(400);
       expect(((await r.json()) as { message: string }).message).toMatch(/Identity not found/);
@@ -126,7 +156,8 @@ describe('App Service 2019-08-01 flavour', () => {
 });
 
 describe('IMDS 2018-02-01 flavour', () => {
-  const imds = (path: string, headers: Record<string, string> = { Metadata: 'true' }) => fetch(`${base}${path}?api-version=2018-02-01&resource=https://storage.azure.com/`, { headers });
+  const imds = (path: string, headers: Record<string, string> = { Metadata: 'true' }) =>
+    fetch(`${base}${path}?api-version=2018-02-01&resource=https://storage.azure.com/`, { headers });
   it('serves with Metadata: true, also on // and trailing-slash paths', async () => {
     for (const p of ['/metadata/identity/oauth2/token', '//metadata/identity/oauth2/token', '/metadata/identity/oauth2/token/']) {
       const r = await imds(p);
@@ -143,13 +174,21 @@ describe('IMDS 2018-02-01 flavour', () => {
 
 describe('legacy MSI_ENDPOINT flavour', () => {
   it('takes POST with a form body and Metadata: true', async () => {
-    const r = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https%3A%2F%2Fmanagement.core.windows.net%2F' });
+    const r = await fetch(`${base}/msi/token`, {
+      method: 'POST',
+      headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'resource=https%3A%2F%2Fmanagement.core.windows.net%2F',
+    });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { resource: string }).resource).toBe('https://management.core.windows.net/');
   });
   it('refuses POST without a form Content-Type with 415 naming it, a missing one too', async () => {
     for (const type of [undefined, 'application/json', 'text/plain']) {
-      const r = await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', ...(type ? { 'content-type': type } : {}) }, body: new TextEncoder().encode('resource=https://x.example/') });
+      const r = await fetch(`${base}/msi/token`, {
+        method: 'POST',
+        headers: { Metadata: 'true', ...(type ? { 'content-type': type } : {}) },
+        body: new TextEncoder().encode('resource=https://x.example/'),
+      });
       expect(r.status, String(type)).toBe(415);
       expect(((await r.json()) as { message: string }).message).toContain('Content-Type: application/x-www-form-urlencoded');
     }
@@ -172,8 +211,24 @@ describe('legacy MSI_ENDPOINT flavour', () => {
     expect(answer).toContain('bad_request_102');
   });
   it('refuses POST without Metadata, and bodies over 16 KiB with 413', async () => {
-    expect((await fetch(`${base}/msi/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'resource=https://x.example/' })).status).toBe(400);
-    expect((await fetch(`${base}/msi/token`, { method: 'POST', headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' }, body: `resource=${'x'.repeat(20_000)}` })).status).toBe(413);
+    expect(
+      (
+        await fetch(`${base}/msi/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'resource=https://x.example/',
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await fetch(`${base}/msi/token`, {
+          method: 'POST',
+          headers: { Metadata: 'true', 'content-type': 'application/x-www-form-urlencoded' },
+          body: `resource=${'x'.repeat(20_000)}`,
+        })
+      ).status,
+    ).toBe(413);
   });
 });
 
@@ -201,7 +256,14 @@ describe('everything else', () => {
 describe('allow-list', () => {
   it('refuses scopes outside ENTRA_SIDECAR_ALLOWED_SCOPES with 403', async () => {
     const log = pino({ level: 'silent' });
-    const s = createEndpointServer({ store, clientId: CLIENT_ID, identityHeader: SECRET, allowedScopes: ['https://storage.azure.com/.default'], metrics: new SidecarMetrics(), log });
+    const s = createEndpointServer({
+      store,
+      clientId: CLIENT_ID,
+      identityHeader: SECRET,
+      allowedScopes: ['https://storage.azure.com/.default'],
+      metrics: new SidecarMetrics(),
+      log,
+    });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/msi/token?api-version=2019-08-01&resource=`;
     expect((await fetch(`${url}https://storage.azure.com/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(200);

@@ -10,10 +10,11 @@ const spec = (text: string, name = 'f'): FileSpec => {
   return r.value;
 };
 const EXP = Date.UTC(2026, 11, 3, 13, 12, 0, 999);
-const tokens = (pg: string, kv = 'kv-token'): Map<string, TokenFacts> => new Map([
-  ['pg', { token: pg, expiresOnMs: EXP, scope: 'https://ossrdbms-aad.database.windows.net/.default' }],
-  ['kv', { token: kv, expiresOnMs: EXP + 60_000, scope: 'https://vault.azure.net/.default' }],
-]);
+const tokens = (pg: string, kv = 'kv-token'): Map<string, TokenFacts> =>
+  new Map([
+    ['pg', { token: pg, expiresOnMs: EXP, scope: 'https://ossrdbms-aad.database.windows.net/.default' }],
+    ['kv', { token: kv, expiresOnMs: EXP + 60_000, scope: 'https://vault.azure.net/.default' }],
+  ]);
 const render = (text: string, pg = 'eyJ0.pg.sig'): string => {
   const r = renderFile(spec(text), tokens(pg));
   if (!r.ok) throw new Error(r.problem);
@@ -62,8 +63,12 @@ describe('dotenv', () => {
 
 describe('templates', () => {
   it('fills placeholders and applies filters', () => {
-    expect(render('template {"password": {{ pg.token | json }}, "until": {{pg.expires_on}}}\nurl=postgres://app:{{ pg.token | url }}@h/db?s={{ kv.scope | url }}\n', 'a"b/c'))
-      .toBe('{"password": "a\\"b/c", "until": 1796303520}\nurl=postgres://app:a%22b%2Fc@h/db?s=https%3A%2F%2Fvault.azure.net%2F.default\n');
+    expect(
+      render(
+        'template {"password": {{ pg.token | json }}, "until": {{pg.expires_on}}}\nurl=postgres://app:{{ pg.token | url }}@h/db?s={{ kv.scope | url }}\n',
+        'a"b/c',
+      ),
+    ).toBe('{"password": "a\\"b/c", "until": 1796303520}\nurl=postgres://app:a%22b%2Fc@h/db?s=https%3A%2F%2Fvault.azure.net%2F.default\n');
   });
 
   it('bounds the output', () => {

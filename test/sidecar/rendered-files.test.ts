@@ -27,15 +27,25 @@ describe('RenderedFiles: writes, failures and readiness', () => {
     if (!files.ok) throw new Error(files.problem);
     const lines: string[] = [];
     const metrics = new SidecarMetrics();
-    const r = new RenderedFiles({ dir, files: files.value, fileMode: 0o644, metrics, log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }) });
+    const r = new RenderedFiles({
+      dir,
+      files: files.value,
+      fileMode: 0o644,
+      metrics,
+      log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }),
+    });
     return { dir, r, lines, metrics };
   };
 
-  it('a file waits for every target it reads; the password file is 0600, the others take the token files\' mode', async () => {
+  it("a file waits for every target it reads; the password file is 0600, the others take the token files' mode", async () => {
     const { dir, r } = setup();
     await r.tokenChanged('pg', token('eyJ.pg-1.sig', 1));
     expect(readdirSync(dir).sort()).toEqual(['conf.json', 'pgpass']);
-    expect(r.readiness(Date.now()).map((f) => [f.name, f.ready])).toEqual([['app.env', false], ['conf.json', true], ['pgpass', true]]);
+    expect(r.readiness(Date.now()).map((f) => [f.name, f.ready])).toEqual([
+      ['app.env', false],
+      ['conf.json', true],
+      ['pgpass', true],
+    ]);
     await r.tokenChanged('kv', token('eyJ.kv-1.sig', 2));
     expect(readdirSync(dir).sort()).toEqual(['app.env', 'conf.json', 'pgpass']);
     expect(readFileSync(join(dir, 'pgpass'), 'utf8')).toBe('db.example.com:5432:*:entra\\:app:eyJ.pg-1.sig\n');
@@ -60,7 +70,9 @@ describe('RenderedFiles: writes, failures and readiness', () => {
     expect(m).toContain('entra_sidecar_render_failures_total{file="app.env",reason="render"} 1');
     const errors = lines.map((l) => JSON.parse(l) as { msg: string; file: string }).filter((l) => /cannot render/.test(l.msg));
     expect(errors.map((e) => e.file).sort()).toEqual(['app.env', 'pgpass']);
-    expect(errors.find((e) => e.file === 'pgpass')?.msg).toBe('cannot render pgpass: it cannot hold the token of target pg: it has a line break, and a password file entry is one line; the previous file stays as it was');
+    expect(errors.find((e) => e.file === 'pgpass')?.msg).toBe(
+      'cannot render pgpass: it cannot hold the token of target pg: it has a line break, and a password file entry is one line; the previous file stays as it was',
+    );
     expect(lines.join('')).not.toContain('SECRET');
     // the file on disk still holds a valid token: still ready, and the problem is shown
     expect(r.readiness(Date.now()).find((f) => f.name === 'pgpass')).toMatchObject({ ready: true, lastError: expect.stringMatching(/line break/) });
@@ -96,7 +108,11 @@ describe('the sidecar process renders files before it is ready, and on every ref
     await sp.waitReady();
     const raw = readFileSync(join(sp.tokenDir, 'pg'), 'utf8');
     const ready = (await (await fetch(`${sp.health}/readyz`)).json()) as { files: { name: string; ready: boolean }[] };
-    expect(ready.files.map((f) => [f.name, f.ready])).toEqual([['app.env', true], ['conf.json', true], ['pgpass', true]]);
+    expect(ready.files.map((f) => [f.name, f.ready])).toEqual([
+      ['app.env', true],
+      ['conf.json', true],
+      ['pgpass', true],
+    ]);
     expect(emulator.issuedSecrets()).toContain(raw);
     // (a refresh may land between the two reads: the pgpass then holds the newer token)
     const pgpass = readFileSync(join(sp.tokenDir, 'pgpass'), 'utf8');
@@ -108,7 +124,10 @@ describe('the sidecar process renders files before it is ready, and on every ref
     const seen = new Set<string>();
     for (let i = 1; i <= 3; i++) {
       const count = sp.logs.filter((l) => l.msg === 'files written' && l.target === 'pg').length;
-      await sp.waitForLog((l) => l.msg === 'files written' && l.target === 'pg' && sp.logs.filter((x) => x.msg === 'files written' && x.target === 'pg').indexOf(l) >= count, 30_000);
+      await sp.waitForLog(
+        (l) => l.msg === 'files written' && l.target === 'pg' && sp.logs.filter((x) => x.msg === 'files written' && x.target === 'pg').indexOf(l) >= count,
+        30_000,
+      );
       const pgpassToken = readFileSync(join(sp.tokenDir, 'pgpass'), 'utf8').trim().split(':').at(-1) as string;
       const env = readFileSync(join(sp.tokenDir, 'app.env'), 'utf8');
       const json = JSON.parse(readFileSync(join(sp.tokenDir, 'conf.json'), 'utf8')) as { pg: string };
@@ -127,7 +146,13 @@ describe('sidecar --once (init containers)', () => {
   it('writes the rendered files with the token files before it exits', async () => {
     const emulator = await startTestEmulator();
     try {
-      const sp = await startSidecarProcess({ emulator, tokens: `pg=${PG},kv=${KV}`, args: ['--once'], env: { ENTRA_SIDECAR_FILES: JSON.stringify(SPECS) }, noWait: true });
+      const sp = await startSidecarProcess({
+        emulator,
+        tokens: `pg=${PG},kv=${KV}`,
+        args: ['--once'],
+        env: { ENTRA_SIDECAR_FILES: JSON.stringify(SPECS) },
+        noWait: true,
+      });
       expect(await sp.exited).toBe(0);
       expect(readdirSync(sp.tokenDir).sort()).toEqual(['app.env', 'conf.json', 'kv', 'kv.json', 'pg', 'pg.json', 'pgpass']);
       const raw = readFileSync(join(sp.tokenDir, 'pg'), 'utf8');
@@ -142,9 +167,16 @@ describe('configuration', () => {
   it('a bad ENTRA_SIDECAR_FILES stops the sidecar at start with a message naming the setting and the fix', async () => {
     const emulator = await startTestEmulator();
     try {
-      const sp = await startSidecarProcess({ emulator, tokens: `pg=${PG}`, env: { ENTRA_SIDECAR_FILES: '{"pgpass":"pgpass target=sql host=h user=u"}' }, noWait: true });
+      const sp = await startSidecarProcess({
+        emulator,
+        tokens: `pg=${PG}`,
+        env: { ENTRA_SIDECAR_FILES: '{"pgpass":"pgpass target=sql host=h user=u"}' },
+        noWait: true,
+      });
       expect(await sp.exited).not.toBe(0);
-      expect(sp.stderr.join('\n')).toMatch(/ENTRA_SIDECAR_FILES .*file "pgpass" names target "sql", which is not a token target \(the token targets are pg\): add sql=<scope>/);
+      expect(sp.stderr.join('\n')).toMatch(
+        /ENTRA_SIDECAR_FILES .*file "pgpass" names target "sql", which is not a token target \(the token targets are pg\): add sql=<scope>/,
+      );
     } finally {
       await emulator.close();
     }

@@ -23,9 +23,17 @@ describe('sidecar configuration', () => {
   it('applies the documented defaults', () => {
     const c = parseSidecarConfig([], base);
     expect(c).toMatchObject({
-      authorityHost: 'https://login.microsoftonline.com', targets: [], tokenDir: '/var/run/secrets/entra', fileMode: 0o644,
-      listen: { host: '127.0.0.1', port: 42350 }, healthListen: { host: '0.0.0.0', port: 42351 }, logLevel: 'info',
-      exchangeTimeoutMs: 10_000, maxOnDemand: 32, once: false, flavours: ['app_service', 'imds', 'msi'],
+      authorityHost: 'https://login.microsoftonline.com',
+      targets: [],
+      tokenDir: '/var/run/secrets/entra',
+      fileMode: 0o644,
+      listen: { host: '127.0.0.1', port: 42350 },
+      healthListen: { host: '0.0.0.0', port: 42351 },
+      logLevel: 'info',
+      exchangeTimeoutMs: 10_000,
+      maxOnDemand: 32,
+      once: false,
+      flavours: ['app_service', 'imds', 'msi'],
     });
   });
   it('lets a flag win over its variable', () => {
@@ -37,12 +45,16 @@ describe('sidecar configuration', () => {
     const local = { ...base, AZURE_AUTHORITY_HOST: 'https://127.0.0.1:8443', ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' };
     expect(parseSidecarConfig([], local).refreshPolicy).toMatchObject({ backoffBaseMs: 200, backoffCapMs: 5_000, expiryMarginMs: 300_000 });
     expect(parseSidecarConfig([], base).refreshPolicy).toMatchObject({ backoffBaseMs: 1_000, backoffCapMs: 60_000 });
-    expect(fail([], { ...base, ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' }).message).toMatch(/^ENTRA_SIDECAR_TEST_BACKOFF \(--test-backoff\) is for tests against a loopback Entra emulator only .* remove it/);
+    expect(fail([], { ...base, ENTRA_SIDECAR_TEST_BACKOFF: '200ms/5s' }).message).toMatch(
+      /^ENTRA_SIDECAR_TEST_BACKOFF \(--test-backoff\) is for tests against a loopback Entra emulator only .* remove it/,
+    );
     expect(fail([], { ...local, ENTRA_SIDECAR_TEST_BACKOFF: '5s' }).message).toMatch(/must be <base>\/<cap>/);
     expect(fail([], { ...local, ENTRA_SIDECAR_TEST_BACKOFF: '5s/1s' }).message).toMatch(/must be between/);
   });
   it('accepts the trailing slash Azure Workload Identity puts on the authority host', () => {
-    expect(parseSidecarConfig([], { ...base, AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' }).authorityHost).toBe('https://login.microsoftonline.com');
+    expect(parseSidecarConfig([], { ...base, AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' }).authorityHost).toBe(
+      'https://login.microsoftonline.com',
+    );
   });
   it('names the variable and the fix for each missing or invalid value', () => {
     expect(fail([], { ...base, AZURE_CLIENT_ID: '' }).message).toMatch(/^AZURE_CLIENT_ID \(--client-id\) is required/);
@@ -67,11 +79,15 @@ describe('sidecar configuration', () => {
       { name: 'pg', scope: 'https://ossrdbms-aad.database.windows.net/.default' },
     ]);
   });
-  it.each(['0.0.0.0:42350', '10.1.2.3:42350', '[::]:42350', '192.0.2.2:42350', 'example.com:42350', '128.0.0.1:42350'])('refuses the token endpoint on %s, from the variable and from the flag', (listen) => {
-    const message = /^ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address \(127\.0\.0\.1 or \[::1\]\): the token endpoint must never be reachable from outside the pod, got "/;
-    expect(fail([], { ...base, ENTRA_SIDECAR_LISTEN: listen }).message).toMatch(message);
-    expect(fail([`--listen=${listen}`], { ...base, ENTRA_SIDECAR_LISTEN: '127.0.0.1:0' }).message).toMatch(message);
-  });
+  it.each(['0.0.0.0:42350', '10.1.2.3:42350', '[::]:42350', '192.0.2.2:42350', 'example.com:42350', '128.0.0.1:42350'])(
+    'refuses the token endpoint on %s, from the variable and from the flag',
+    (listen) => {
+      const message =
+        /^ENTRA_SIDECAR_LISTEN \(--listen\) must be a loopback address \(127\.0\.0\.1 or \[::1\]\): the token endpoint must never be reachable from outside the pod, got "/;
+      expect(fail([], { ...base, ENTRA_SIDECAR_LISTEN: listen }).message).toMatch(message);
+      expect(fail([`--listen=${listen}`], { ...base, ENTRA_SIDECAR_LISTEN: '127.0.0.1:0' }).message).toMatch(message);
+    },
+  );
   it('tells loopback from other addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['0.0.0.0', '10.0.0.1', '::', '128.0.0.1', '127.0.0.256']) expect(isLoopbackHost(h)).toBe(false);

@@ -9,7 +9,11 @@ describe('one error base with a stable code', () => {
     [new ConfigError('AZURE_CLIENT_ID (--client-id)', 'is required'), 'CONFIG_INVALID', 'ConfigError'],
     [new ExchangeError('Entra refused', { retryable: false, reason: 'AADSTS70021' }), 'EXCHANGE_FAILED', 'ExchangeError'],
     [new FederatedTokenError('/var/run/secrets/token', 'is missing'), 'FEDERATED_TOKEN_UNUSABLE', 'FederatedTokenError'],
-    [new ClientCredentialError('/var/run/secrets/entra-sidecar/client-secret/client-secret', 'client secret', 'is empty'), 'CLIENT_CREDENTIAL_UNUSABLE', 'ClientCredentialError'],
+    [
+      new ClientCredentialError('/var/run/secrets/entra-sidecar/client-secret/client-secret', 'client secret', 'is empty'),
+      'CLIENT_CREDENTIAL_UNUSABLE',
+      'ClientCredentialError',
+    ],
     [new EndpointError(401, 'unauthorized_client', 'missing header'), 'ENDPOINT_REFUSED', 'EndpointError'],
   ])('%s has code %s and name %s', (err, code, name) => {
     expect(err).toBeInstanceOf(EntraSidecarError);

@@ -49,7 +49,11 @@ describe('TokenStore', () => {
   });
 
   it('draws the first refresh uniformly between 10 % and 100 % of the usual delay', async () => {
-    for (const [r, expected] of [[0, 180_000], [0.5, 990_000], [0.75, 1_395_000]] as const) {
+    for (const [r, expected] of [
+      [0, 180_000],
+      [0.5, 990_000],
+      [0.75, 1_395_000],
+    ] as const) {
       const clock = new FakeClock();
       const { exchange, calls } = scripted(clock, [3_600_000]);
       const store = new TokenStore({ exchange, clock, random: () => r, targets: [{ name: 'storage', scope: S }] });
@@ -66,7 +70,19 @@ describe('TokenStore', () => {
     const clock = new FakeClock();
     const failed: number[] = [];
     const events: TokenStoreEvents = { failed: (_e, _err, _d, retryIn) => failed.push(retryIn ?? -1) };
-    const { exchange, calls } = scripted(clock, [600_000, transient(), transient(), transient(), transient(), transient(), transient(), transient(), transient(), transient(), transient()]);
+    const { exchange, calls } = scripted(clock, [
+      600_000,
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+      transient(),
+    ]);
     const store = new TokenStore({ exchange, clock, random: () => 0.999999, targets: [{ name: 'storage', scope: S }], events });
     store.start();
     await flush();
@@ -99,7 +115,13 @@ describe('TokenStore', () => {
     const clock = new FakeClock();
     const retries: number[] = [];
     const { exchange, calls } = scripted(clock, [permanent(), permanent(), 3_600_000]);
-    const store = new TokenStore({ exchange, clock, random: mid, targets: [{ name: 'storage', scope: S }], events: { failed: (_e, _err, _d, r) => retries.push(r ?? -1) } });
+    const store = new TokenStore({
+      exchange,
+      clock,
+      random: mid,
+      targets: [{ name: 'storage', scope: S }],
+      events: { failed: (_e, _err, _d, r) => retries.push(r ?? -1) },
+    });
     store.start();
     await flush();
     expect(retries).toEqual([60_000]);
@@ -131,7 +153,8 @@ describe('TokenStore', () => {
     const gate = new Promise<void>((r) => (release = r));
     let n = 0;
     const store = new TokenStore({
-      clock, random: mid,
+      clock,
+      random: mid,
       exchange: async (scope) => {
         n++;
         await gate;
@@ -161,7 +184,15 @@ describe('TokenStore', () => {
     const clock = new FakeClock();
     const { exchange } = scripted(clock, [3_600_000]);
     const evicted: string[] = [];
-    const store = new TokenStore({ exchange, clock, random: mid, maxOnDemand: 2, onDemandIdleMs: 600_000, targets: [{ name: 'storage', scope: S }], events: { evicted: (s) => evicted.push(s) } });
+    const store = new TokenStore({
+      exchange,
+      clock,
+      random: mid,
+      maxOnDemand: 2,
+      onDemandIdleMs: 600_000,
+      targets: [{ name: 'storage', scope: S }],
+      events: { evicted: (s) => evicted.push(s) },
+    });
     store.start();
     await store.get('a://one/.default');
     await clock.advance(1_000);
@@ -170,7 +201,12 @@ describe('TokenStore', () => {
     store.peek('a://one/.default');
     await store.get('a://three/.default');
     expect(evicted).toEqual(['a://two/.default']);
-    expect(store.entriesView().map((e) => e.scope).sort()).toEqual(['a://one/.default', 'a://three/.default', S].sort());
+    expect(
+      store
+        .entriesView()
+        .map((e) => e.scope)
+        .sort(),
+    ).toEqual(['a://one/.default', 'a://three/.default', S].sort());
     await clock.advance(1_800_000); // half life: every on-demand scope idle for > 10 min is dropped, the target refreshed
     expect(store.entriesView().map((e) => e.scope)).toEqual([S]);
     expect(store.peek(S)).toBeDefined();
@@ -196,7 +232,13 @@ describe('TokenStore: the new-scope budget (issue 17, finding 4)', () => {
     const clock = new FakeClock();
     const { exchange, calls } = scripted(clock, [3_600_000]);
     const refused: Array<{ scope: string; retryInMs: number }> = [];
-    const store = new TokenStore({ exchange, clock, random: mid, maxOnDemand: 1000, events: { newScopeRefused: (s, retryInMs) => refused.push({ scope: s, retryInMs }) } });
+    const store = new TokenStore({
+      exchange,
+      clock,
+      random: mid,
+      maxOnDemand: 1000,
+      events: { newScopeRefused: (s, retryInMs) => refused.push({ scope: s, retryInMs }) },
+    });
     const results = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => store.get(scope(i))));
     expect(calls).toHaveLength(10);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);

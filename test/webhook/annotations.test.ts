@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION, ANNOTATION_RECORDS, ANNOTATION_REFERENCE, checkMountPath, isOptedIn, parseInjectionOptions, parseSkipContainers, renderAnnotationTable } from '../../src/webhook/annotations.js';
+import {
+  ANNOTATION,
+  ANNOTATION_RECORDS,
+  ANNOTATION_REFERENCE,
+  checkMountPath,
+  isOptedIn,
+  parseInjectionOptions,
+  parseSkipContainers,
+  renderAnnotationTable,
+} from '../../src/webhook/annotations.js';
 import { parseWebhookSettings } from '../../src/webhook/options.js';
 import { parseQuantity } from '../../src/webhook/quantity.js';
 import { createServiceAccountLookup } from '../../src/webhook/service-accounts.js';
@@ -80,8 +89,18 @@ describe('ServiceAccount lookup grace period (fake clock)', () => {
 });
 
 describe('one record per annotation (issue 10, item 2)', () => {
-  const settings = { ...parseWebhookSettings(['--sidecar-image', 'ghcr.io/x/entra-sidecar:1', '--tls-cert-file', '/c', '--tls-key-file', '/k'], {}).sidecar, mode: 'native' as const };
-  const sa = { namespace: 'ns', name: 'sa', annotations: { 'azure.workload.identity/client-id': '3f2504e0-4f89-41d3-9a0c-0305e82c3301', 'azure.workload.identity/tenant-id': '72f988bf-86f1-41af-91ab-2d7cd011db47' } };
+  const settings = {
+    ...parseWebhookSettings(['--sidecar-image', 'ghcr.io/x/entra-sidecar:1', '--tls-cert-file', '/c', '--tls-key-file', '/k'], {}).sidecar,
+    mode: 'native' as const,
+  };
+  const sa = {
+    namespace: 'ns',
+    name: 'sa',
+    annotations: {
+      'azure.workload.identity/client-id': '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+      'azure.workload.identity/tenant-id': '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    },
+  };
   const bad: Partial<Record<keyof typeof ANNOTATION_RECORDS, string>> = {
     tokens: 'no scope here',
     tokenExpiration: '60',
@@ -102,7 +121,9 @@ describe('one record per annotation (issue 10, item 2)', () => {
   });
 
   it('every record with a parser denies a bad value with a problem naming its annotation, through parseInjectionOptions', () => {
-    const withParser = Object.entries(ANNOTATION_RECORDS).filter(([, r]) => 'parse' in r).map(([name]) => name);
+    const withParser = Object.entries(ANNOTATION_RECORDS)
+      .filter(([, r]) => 'parse' in r)
+      .map(([name]) => name);
     expect(withParser.filter((n) => n !== 'skipContainers').sort()).toEqual(Object.keys(bad).sort());
     for (const [name, value] of Object.entries(bad)) {
       const key = ANNOTATION[name as keyof typeof ANNOTATION];

@@ -22,9 +22,9 @@ const envName = fc.oneof(
   { weight: 4, arbitrary: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,12}$/) },
   { weight: 1, arbitrary: fc.constantFrom('IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'ENTRA_TOKEN_DIR', 'MSI_ENDPOINT') },
 );
-const envVar = fc.record({ name: envName, value: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }).map((e) =>
-  e.value === undefined ? { name: e.name, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } } : { name: e.name, value: e.value },
-);
+const envVar = fc
+  .record({ name: envName, value: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) })
+  .map((e) => (e.value === undefined ? { name: e.name, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } } : { name: e.name, value: e.value }));
 const mountPath = fc.oneof(
   { weight: 10, arbitrary: fc.stringMatching(/^\/[a-z]{1,8}(\/[a-z]{1,6})?$/) },
   { weight: 1, arbitrary: fc.constantFrom('/var/run/secrets/entra', '/run/entra', '/var/run/secrets/kubernetes.io/serviceaccount') },
@@ -55,10 +55,14 @@ function container(name: string, volumes: string[], init: boolean) {
 }
 
 /** Mostly valid values, sometimes an invalid one. */
-const values = (valid: string[], invalid: string[]) => fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...invalid) });
+const values = (valid: string[], invalid: string[]) =>
+  fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...invalid) });
 
 const annotationValues: Record<string, fc.Arbitrary<string>> = {
-  'entra-sidecar.io/tokens': values(['storage=https://storage.azure.com/.default', 'a=x,b=y', ' pg = https://ossrdbms-aad.database.windows.net/.default '], ['', 'bad']),
+  'entra-sidecar.io/tokens': values(
+    ['storage=https://storage.azure.com/.default', 'a=x,b=y', ' pg = https://ossrdbms-aad.database.windows.net/.default '],
+    ['', 'bad'],
+  ),
   'entra-sidecar.io/token-expiration': values(['3600', '86400', '7200'], ['10', 'x']),
   'entra-sidecar.io/mode': values(['native', 'container', 'init-only', 'INIT-ONLY'], ['bogus']),
   'entra-sidecar.io/port': values(['43000', '65535'], ['42351', '80', 'x']),
@@ -122,7 +126,10 @@ export const serviceAccountArbitrary: fc.Arbitrary<ServiceAccountRef | undefined
     namespace: fc.constant('ns'),
     name: fc.constant('app'),
     annotations: fc.oneof(
-      { weight: 6, arbitrary: fc.constant<Record<string, string>>({ 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID }) },
+      {
+        weight: 6,
+        arbitrary: fc.constant<Record<string, string>>({ 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID }),
+      },
       { weight: 2, arbitrary: fc.constant<Record<string, string>>({ 'azure.workload.identity/client-id': CLIENT_ID }) },
       { weight: 1, arbitrary: fc.constantFrom<Record<string, string>>({}, { 'entra-sidecar.io/client-id': 'x' }) },
     ),

@@ -41,7 +41,9 @@ describe('demo webhook', () => {
     expect(out).toContain('# ---- before ----');
     expect(out).toContain('# ---- after ----');
     expect(out).toContain('+ init container entra-sidecar (native sidecar)');
-    expect(out).toMatch(/~ api: \+env IDENTITY_ENDPOINT, \+env IDENTITY_HEADER, \+env AZURE_CLIENT_ID, \+env ENTRA_TOKEN_DIR, \+mount \/var\/run\/secrets\/entra \(read-only\)/);
+    expect(out).toMatch(
+      /~ api: \+env IDENTITY_ENDPOINT, \+env IDENTITY_HEADER, \+env AZURE_CLIENT_ID, \+env ENTRA_TOKEN_DIR, \+mount \/var\/run\/secrets\/entra \(read-only\)/,
+    );
     expect(out).toContain('generateName: api-7d9f8b6c5d-');
     const patched = applyJsonPatch(samplePod(), patchOf(out));
     assertValidPod(patched);

@@ -17,7 +17,14 @@ beforeAll(async () => {
   api = await startFakeKubeApi({ version: { major: '1', minor: '33+', gitVersion: 'v1.33.1-eks-7e1b7a3' } });
   api.putServiceAccount('shop', 'orders-api', { 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID });
   api.putWebhookConfig('entra-sidecar', {
-    webhooks: [{ name: 'inject.entra-sidecar.io', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { service: { name: 'entra-sidecar', namespace: 'entra-system', path: '/mutate', port: 443 } } }],
+    webhooks: [
+      {
+        name: 'inject.entra-sidecar.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'entra-sidecar', namespace: 'entra-system', path: '/mutate', port: 443 } },
+      },
+    ],
   });
   api.putSecret('entra-system', 'entra-sidecar-tls');
 });
@@ -57,7 +64,11 @@ describe('runWebhookCommand', () => {
   it('starts with self-managed TLS, admits pods over HTTPS trusted through the patched caBundle, and stops on abort', async () => {
     const stop = new AbortController();
     let running: RunningWebhook | undefined;
-    const done = runWebhookCommand(ARGS, { KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, { signal: stop.signal, logDestination: logStream, onReady: (w) => (running = w) });
+    const done = runWebhookCommand(
+      ARGS,
+      { KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' },
+      { signal: stop.signal, logDestination: logStream, onReady: (w) => (running = w) },
+    );
     await vi.waitFor(() => expect(running).toBeDefined(), { timeout: 30_000, interval: 50 });
     const w = running as RunningWebhook;
     expect(w.settings.mode).toBe('native'); // 1.33 from the API server
@@ -65,13 +76,20 @@ describe('runWebhookCommand', () => {
 
     const caBundle = Buffer.from(api.getWebhookConfig('entra-sidecar')?.webhooks[0].clientConfig.caBundle, 'base64').toString();
     const pod = loadPod('deployment-pod');
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'abc', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: pod } });
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'abc', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: pod },
+    });
     const reply = await new Promise<any>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: w.port, path: '/mutate?timeout=5s', method: 'POST', ca: caBundle, servername: 'entra-sidecar.entra-system.svc' }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve(JSON.parse(text)));
-      });
+      const req = request(
+        { host: '127.0.0.1', port: w.port, path: '/mutate?timeout=5s', method: 'POST', ca: caBundle, servername: 'entra-sidecar.entra-system.svc' },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text)));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -89,13 +107,19 @@ describe('runWebhookCommand', () => {
 
   it('throws ConfigError for a bad setting (the CLI prints one line and exits 2)', async () => {
     await expect(runWebhookCommand([...ARGS, '--mode', 'sometimes'], { KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'x' })).rejects.toThrow(ConfigError);
-    await expect(runWebhookCommand(ARGS, { KUBECONFIG: '/nonexistent/kubeconfig', POD_NAMESPACE: 'x' })).rejects.toThrow(/KUBECONFIG \(\/nonexistent\/kubeconfig\) could not be loaded/);
+    await expect(runWebhookCommand(ARGS, { KUBECONFIG: '/nonexistent/kubeconfig', POD_NAMESPACE: 'x' })).rejects.toThrow(
+      /KUBECONFIG \(\/nonexistent\/kubeconfig\) could not be loaded/,
+    );
   });
 
   it('a port already in use is a ConfigError naming the setting', async () => {
     const stop = new AbortController();
     let running: RunningWebhook | undefined;
-    const first = runWebhookCommand(ARGS, { KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' }, { signal: stop.signal, logDestination: logStream, onReady: (w) => (running = w) });
+    const first = runWebhookCommand(
+      ARGS,
+      { KUBECONFIG: api.kubeconfigPath, POD_NAMESPACE: 'entra-system' },
+      { signal: stop.signal, logDestination: logStream, onReady: (w) => (running = w) },
+    );
     await vi.waitFor(() => expect(running).toBeDefined(), { timeout: 30_000, interval: 50 });
     const busy = ARGS.map((a) => (a === '127.0.0.1:0' ? `127.0.0.1:${running?.healthPort}` : a));
     busy[1] = '127.0.0.1:0';

@@ -125,8 +125,13 @@ describe('Deployment pod (generateName, init container, two containers), native 
     ]);
     for (const name of ['migrate', 'api', 'outbox-worker']) {
       const c = byName(pod, name);
-      expect(c?.volumeMounts?.filter((m) => m.name.startsWith('entra-sidecar'))).toEqual([{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra', readOnly: true }]);
-      expect(c?.volumeMounts?.some((m) => m.name === 'kube-api-access-7xk2p'), `${name} keeps its API token mount`).toBe(true);
+      expect(c?.volumeMounts?.filter((m) => m.name.startsWith('entra-sidecar'))).toEqual([
+        { name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra', readOnly: true },
+      ]);
+      expect(
+        c?.volumeMounts?.some((m) => m.name === 'kube-api-access-7xk2p'),
+        `${name} keeps its API token mount`,
+      ).toBe(true);
     }
   });
 
@@ -242,7 +247,11 @@ describe('Istio-injected pod', () => {
 
 describe('envFrom, client id on the pod, custom port and path, MSI_ENDPOINT', () => {
   const original = loadPod('envfrom-pod');
-  const sa: ServiceAccountRef = { namespace: 'finance', name: 'default', annotations: { 'azure.workload.identity/client-id': 'ffffffff-ffff-4fff-8fff-ffffffffffff' } };
+  const sa: ServiceAccountRef = {
+    namespace: 'finance',
+    name: 'default',
+    annotations: { 'azure.workload.identity/client-id': 'ffffffff-ffff-4fff-8fff-ffffffffffff' },
+  };
   const { pod } = inject(original, sa, settings({ defaultTenantId: 'contoso.onmicrosoft.com' }));
   const runner = byName(pod, 'runner');
   const sidecar = byName(pod, 'entra-sidecar');
@@ -328,7 +337,12 @@ describe('reinvocation after another webhook added a container', () => {
     env: [{ name: 'DAPR_HTTP_PORT', value: '3500' }],
     ports: [{ name: 'dapr-http', containerPort: 3500, protocol: 'TCP' }],
   });
-  afterDapr.spec.volumes!.push({ name: 'dapr-identity-token', projected: { sources: [{ serviceAccountToken: { audience: 'spiffe://cluster.local/ns/dapr-system/dapr-sentry', expirationSeconds: 7200, path: 'token' } }] } });
+  afterDapr.spec.volumes!.push({
+    name: 'dapr-identity-token',
+    projected: {
+      sources: [{ serviceAccountToken: { audience: 'spiffe://cluster.local/ns/dapr-system/dapr-sentry', expirationSeconds: 7200, path: 'token' } }],
+    },
+  });
 
   const s = settings();
   const sa = workloadIdentitySa(afterDapr);
@@ -354,7 +368,18 @@ describe('reinvocation after another webhook added a container', () => {
   });
 
   it('checks the sidecar against what it would inject now: a ServiceAccount changed in between is a denial naming the field, never a silent top-up', () => {
-    const message = denied(mutatePod(afterDapr, { namespace: 'shop', name: 'orders-api', annotations: { 'entra-sidecar.io/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'azure.workload.identity/tenant-id': TENANT_ID } }, s, secretSequence()));
+    const message = denied(
+      mutatePod(
+        afterDapr,
+        {
+          namespace: 'shop',
+          name: 'orders-api',
+          annotations: { 'entra-sidecar.io/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'azure.workload.identity/tenant-id': TENANT_ID },
+        },
+        s,
+        secretSequence(),
+      ),
+    );
     expect(message).toContain('differ from what the webhook injects');
     expect(message).toMatch(/container entra-sidecar: env\[\d+\]\.value/);
     expect(message).not.toContain('aaaaaaaa-aaaa');
@@ -368,13 +393,17 @@ describe('reinvocation after another webhook added a container', () => {
   it('another webhook that adds a container mounting the service-account token volume is denied', () => {
     const p = structuredClone(afterDapr);
     p.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }];
-    expect(denied(mutatePod(p, sa, s, secretSequence()))).toContain('container daprd mounts volume entra-sidecar-sa-token, which holds the sidecar\'s credential');
+    expect(denied(mutatePod(p, sa, s, secretSequence()))).toContain(
+      "container daprd mounts volume entra-sidecar-sa-token, which holds the sidecar's credential",
+    );
   });
 
   it('a container added since that mounts the token files read-write, or elsewhere, is denied; read-only where the webhook mounts them is kept', () => {
     const rw = structuredClone(afterDapr);
     rw.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra' }];
-    expect(denied(mutatePod(rw, sa, s, secretSequence()))).toContain('container daprd mounts volume entra-sidecar-tokens other than read-only at /var/run/secrets/entra');
+    expect(denied(mutatePod(rw, sa, s, secretSequence()))).toContain(
+      'container daprd mounts volume entra-sidecar-tokens other than read-only at /var/run/secrets/entra',
+    );
     const ro = structuredClone(afterDapr);
     ro.spec.containers.at(-1)!.volumeMounts = [{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra', readOnly: true }];
     expect(mutatePod(ro, sa, s, secretSequence()).kind).toBe('mutated');
@@ -404,14 +433,32 @@ describe('reserved names are reserved everywhere (issue 17, finding 2)', () => {
 
   it('an app container mounting the service-account token volume without declaring it is denied (it would have received the projected token)', () => {
     const message = denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-sa-token', mountPath: '/steal' })));
-    expect(message).toContain(`container ${base.spec.containers[0]!.name} mounts volume entra-sidecar-sa-token, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount`);
+    expect(message).toContain(
+      `container ${base.spec.containers[0]!.name} mounts volume entra-sidecar-sa-token, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount`,
+    );
   });
 
   it('so is an init container, an ephemeral container, and the client-credential and token-files volumes', () => {
-    expect(denied(attempt((p) => (p.spec.initContainers = [{ name: 'setup', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }])))).toContain('container setup mounts volume entra-sidecar-sa-token');
-    expect(denied(attempt((p) => (p.spec.ephemeralContainers = [{ name: 'debug', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }])))).toContain('container debug mounts volume entra-sidecar-sa-token');
-    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-client-credential', mountPath: '/steal' })))).toContain('mounts volume entra-sidecar-client-credential');
-    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-tokens', mountPath: '/tokens' })))).toContain('mounts volume entra-sidecar-tokens, which the webhook adds');
+    expect(
+      denied(
+        attempt(
+          (p) => (p.spec.initContainers = [{ name: 'setup', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }]),
+        ),
+      ),
+    ).toContain('container setup mounts volume entra-sidecar-sa-token');
+    expect(
+      denied(
+        attempt(
+          (p) => (p.spec.ephemeralContainers = [{ name: 'debug', image: 'busybox', volumeMounts: [{ name: 'entra-sidecar-sa-token', mountPath: '/steal' }] }]),
+        ),
+      ),
+    ).toContain('container debug mounts volume entra-sidecar-sa-token');
+    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-client-credential', mountPath: '/steal' })))).toContain(
+      'mounts volume entra-sidecar-client-credential',
+    );
+    expect(denied(attempt((p) => p.spec.containers[0]!.volumeMounts!.push({ name: 'entra-sidecar-tokens', mountPath: '/tokens' })))).toContain(
+      'mounts volume entra-sidecar-tokens, which the webhook adds',
+    );
   });
 });
 
@@ -421,10 +468,18 @@ describe('the injected marks cannot be forged (issue 17, finding 3)', () => {
   const sa = workloadIdentitySa(real);
   const sidecarOf = (p: Pod) => p.spec.initContainers!.find((c) => c.name === 'entra-sidecar')!;
 
-  it('the review\'s attack: its own entra-sidecar container (token dir /etc, a chosen header) and a hostPath volume under the token-files name is denied, not treated as injected', () => {
+  it("the review's attack: its own entra-sidecar container (token dir /etc, a chosen header) and a hostPath volume under the token-files name is denied, not treated as injected", () => {
     const p = loadPod('deployment-pod');
     p.spec.initContainers = [
-      { name: 'entra-sidecar', image: 'busybox', restartPolicy: 'Always', env: [{ name: 'ENTRA_SIDECAR_TOKEN_DIR', value: '/etc' }, { name: 'ENTRA_SIDECAR_IDENTITY_HEADER', value: 'chosen' }] },
+      {
+        name: 'entra-sidecar',
+        image: 'busybox',
+        restartPolicy: 'Always',
+        env: [
+          { name: 'ENTRA_SIDECAR_TOKEN_DIR', value: '/etc' },
+          { name: 'ENTRA_SIDECAR_IDENTITY_HEADER', value: 'chosen' },
+        ],
+      },
     ];
     p.spec.volumes = [...(p.spec.volumes ?? []), { name: 'entra-sidecar-tokens', hostPath: { path: '/' } }];
     const message = denied(mutatePod(p, workloadIdentitySa(p), s, secretSequence()));
@@ -439,9 +494,18 @@ describe('the injected marks cannot be forged (issue 17, finding 3)', () => {
       [(p) => ((sidecarOf(p).securityContext as Record<string, unknown>).privileged = true), 'container entra-sidecar: securityContext.privileged'],
       [(p) => (sidecarOf(p).envFrom = [{ configMapRef: { name: 'more' } }]), 'container entra-sidecar: envFrom'],
       [(p) => (sidecarOf(p).env!.find((e) => e.name === 'ENTRA_SIDECAR_IDENTITY_HEADER')!.value = 'a'.repeat(8)), 'is not a secret the webhook generates'],
-      [(p) => (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.emptyDir = undefined, (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.hostPath = { path: '/' })), 'volume entra-sidecar-tokens: emptyDir'],
+      [
+        (p) => (
+          (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.emptyDir = undefined),
+          (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.hostPath = { path: '/' })
+        ),
+        'volume entra-sidecar-tokens: emptyDir',
+      ],
       [(p) => (sidecarOf(p).image = 'registry.example/evil:1'), 'container entra-sidecar: image'],
-      [(p) => p.spec.containers.unshift({ ...sidecarOf(p), restartPolicy: undefined }), 'containers has a container entra-sidecar, which the webhook does not inject there'],
+      [
+        (p) => p.spec.containers.unshift({ ...sidecarOf(p), restartPolicy: undefined }),
+        'containers has a container entra-sidecar, which the webhook does not inject there',
+      ],
     ];
     for (const [edit, expected] of cases) {
       const p = structuredClone(real);
@@ -473,7 +537,7 @@ describe('the injected marks cannot be forged (issue 17, finding 3)', () => {
     const c = sidecarOf(p);
     Object.assign(c, { terminationMessagePath: '/dev/termination-log' });
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) Object.assign(c[probe] as object, { successThreshold: 1 });
-    ((c.livenessProbe as { httpGet: Record<string, unknown> }).httpGet).scheme = 'HTTP';
+    (c.livenessProbe as { httpGet: Record<string, unknown> }).httpGet.scheme = 'HTTP';
     (c.resources as { requests: Record<string, string> }).requests.cpu = '0.01';
     for (const v of p.spec.volumes!) if (v.projected) (v.projected as Record<string, unknown>).defaultMode = 420;
     // the ServiceAccount admission plugin, reinvoked after the webhook, mounts the API token into every container
@@ -634,7 +698,10 @@ describe('options', () => {
   });
 
   it('the authority host and image come from the webhook settings', () => {
-    const { pod } = withAnn({}, settings({ authorityHost: 'https://login.microsoftonline.us', image: 'registry.local/entra-sidecar:9', imagePullPolicy: 'Always' }));
+    const { pod } = withAnn(
+      {},
+      settings({ authorityHost: 'https://login.microsoftonline.us', image: 'registry.local/entra-sidecar:9', imagePullPolicy: 'Always' }),
+    );
     const sidecar = byName(pod, 'entra-sidecar');
     expect(env(sidecar).AZURE_AUTHORITY_HOST).toBe('https://login.microsoftonline.us');
     expect(sidecar?.image).toBe('registry.local/entra-sidecar:9');

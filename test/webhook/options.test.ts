@@ -72,10 +72,16 @@ describe('webhook settings', () => {
 
   it.each([
     [[...FILES], 'ENTRA_WEBHOOK_SIDECAR_IMAGE (--sidecar-image) is required'],
-    [['--sidecar-image', 'x'], 'ENTRA_WEBHOOK_TLS_CERT_FILE (--tls-cert-file) and ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-key-file) are required (or set --tls-self-managed)'],
+    [
+      ['--sidecar-image', 'x'],
+      'ENTRA_WEBHOOK_TLS_CERT_FILE (--tls-cert-file) and ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-key-file) are required (or set --tls-self-managed)',
+    ],
     [['--sidecar-image', 'x', '--tls-cert-file', 'a'], 'ENTRA_WEBHOOK_TLS_KEY_FILE (--tls-key-file) is required'],
     [[...MIN, '--tls-self-managed'], 'cannot be combined'],
-    [['--sidecar-image', 'x', '--tls-self-managed', '--tls-secret-name', 's', '--webhook-config-name', 'w', '--service-name', 'v'], 'POD_NAMESPACE (--namespace) is required with --tls-self-managed'],
+    [
+      ['--sidecar-image', 'x', '--tls-self-managed', '--tls-secret-name', 's', '--webhook-config-name', 'w', '--service-name', 'v'],
+      'POD_NAMESPACE (--namespace) is required with --tls-self-managed',
+    ],
     [['--sidecar-image', 'x', '--tls-self-managed'], 'ENTRA_WEBHOOK_TLS_SECRET_NAME (--tls-secret-name) is required'],
     [[...MIN, '--mode', 'sidecar'], 'ENTRA_WEBHOOK_MODE (--mode) must be native or container'],
     [[...MIN, '--sidecar-port', '42351'], 'must differ from ENTRA_WEBHOOK_SIDECAR_PORT (--sidecar-port) (42351)'],
@@ -96,7 +102,9 @@ describe('webhook settings', () => {
   });
 
   it('a boolean environment variable that is not true/false is a ConfigError', () => {
-    expect(configError(MIN, { ENTRA_WEBHOOK_TLS_SELF_MANAGED: 'perhaps' }).message).toContain('ENTRA_WEBHOOK_TLS_SELF_MANAGED (--tls-self-managed) must be true or false');
+    expect(configError(MIN, { ENTRA_WEBHOOK_TLS_SELF_MANAGED: 'perhaps' }).message).toContain(
+      'ENTRA_WEBHOOK_TLS_SELF_MANAGED (--tls-self-managed) must be true or false',
+    );
   });
 
   it.each([

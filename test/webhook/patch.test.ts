@@ -15,7 +15,10 @@ describe('createJsonPatch', () => {
   });
 
   it('escapes "/" and "~" in keys (annotation names)', () => {
-    const patch = roundTrip({ metadata: { annotations: { 'a~b': 'x' } } }, { metadata: { annotations: { 'a~b': 'x', 'entra-sidecar.io/status': 'injected' } } });
+    const patch = roundTrip(
+      { metadata: { annotations: { 'a~b': 'x' } } },
+      { metadata: { annotations: { 'a~b': 'x', 'entra-sidecar.io/status': 'injected' } } },
+    );
     expect(patch).toEqual([{ op: 'add', path: '/metadata/annotations/entra-sidecar.io~1status', value: 'injected' }]);
     roundTrip({ 'a~b': 1, 'c/d': 2 }, { 'a~b': 3, 'c/d': 4, 'e~/f': 5 });
   });
@@ -71,7 +74,9 @@ describe('the pod checker used by these tests', () => {
       (p: typeof good) => p.spec.volumes!.push({ name: 'config', emptyDir: {} }),
       (p: typeof good) => (p.spec.containers[0]!.readinessProbe = { httpGet: { path: '/', port: 'nope' } }),
       (p: typeof good) => (p.spec.containers[0]!.image = 42 as never),
-      (p: typeof good) => p.spec.volumes!.push({ name: 'fed', projected: { sources: [{ serviceAccountToken: { audience: 'api://AzureADTokenExchange', path: 't' } }] } }) && p.spec.containers[0]!.volumeMounts!.push({ name: 'fed', mountPath: '/fed' }),
+      (p: typeof good) =>
+        p.spec.volumes!.push({ name: 'fed', projected: { sources: [{ serviceAccountToken: { audience: 'api://AzureADTokenExchange', path: 't' } }] } }) &&
+        p.spec.containers[0]!.volumeMounts!.push({ name: 'fed', mountPath: '/fed' }),
     ];
     for (const edit of bad) {
       const p = structuredClone(good);

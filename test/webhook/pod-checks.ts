@@ -86,7 +86,8 @@ export function assertValidPod(pod: Pod): void {
   for (const c of pod.spec.initContainers ?? []) {
     if (c.restartPolicy !== undefined) expect(c.restartPolicy).toBe('Always');
     if (c.restartPolicy !== 'Always') {
-      for (const f of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe']) expect(c[f], `${c.name}: ${f} needs restartPolicy Always`).toBeUndefined();
+      for (const f of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'])
+        expect(c[f], `${c.name}: ${f} needs restartPolicy Always`).toBeUndefined();
     }
   }
   for (const c of pod.spec.containers) expect(c.restartPolicy, `${c.name}: restartPolicy only on init containers`).toBeUndefined();
@@ -112,9 +113,7 @@ export function assertSecretsOnlyInSidecar(pod: Pod): void {
 
 /** The projected token with audience api://AzureADTokenExchange is mounted only by the webhook's own containers. */
 export function assertFederatedTokenOnlyInSidecar(pod: Pod): void {
-  const federated = (pod.spec.volumes ?? [])
-    .filter((v) => JSON.stringify(v).includes('api://AzureADTokenExchange'))
-    .map((v) => v.name);
+  const federated = (pod.spec.volumes ?? []).filter((v) => JSON.stringify(v).includes('api://AzureADTokenExchange')).map((v) => v.name);
   for (const c of allContainers(pod)) {
     const mountsIt = (c.volumeMounts ?? []).some((m) => federated.includes(m.name));
     if (mountsIt) expect(['entra-sidecar', 'entra-sidecar-init'], `${c.name} must not mount the federated token`).toContain(c.name);

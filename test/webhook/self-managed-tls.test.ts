@@ -33,20 +33,32 @@ function webhookConfig(ns: string, service: string) {
         clientConfig: { service: { name: service, namespace: ns, path: '/mutate', port: 443 } },
         rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
       },
-      { name: 'other.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { url: 'https://other.example.com/hook', caBundle: 'b3RoZXI=' } },
+      {
+        name: 'other.example.com',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { url: 'https://other.example.com/hook', caBundle: 'b3RoZXI=' },
+      },
     ],
   };
 }
 
 /** One isolated setup per test: its own namespace, Secret name and webhook configuration. */
 function setup(name: string, opts: { precreate?: boolean } = {}): SelfManagedTlsOptions {
-  const options: SelfManagedTlsOptions = { namespace: `ns-${name}`, secretName: `${name}-tls`, webhookConfigName: `${name}-webhook`, serviceName: `${name}-svc`, log };
+  const options: SelfManagedTlsOptions = {
+    namespace: `ns-${name}`,
+    secretName: `${name}-tls`,
+    webhookConfigName: `${name}-webhook`,
+    serviceName: `${name}-svc`,
+    log,
+  };
   api.putWebhookConfig(options.webhookConfigName, webhookConfig(options.namespace, options.serviceName));
   if (opts.precreate !== false) api.putSecret(options.namespace, options.secretName); // the Helm chart creates it empty
   return options;
 }
 
-const secretWrites = (o: SelfManagedTlsOptions) => api.requests.filter((r) => r.path.startsWith(`/api/v1/namespaces/${o.namespace}/secrets`) && r.method !== 'GET');
+const secretWrites = (o: SelfManagedTlsOptions) =>
+  api.requests.filter((r) => r.path.startsWith(`/api/v1/namespaces/${o.namespace}/secrets`) && r.method !== 'GET');
 const storedSecret = (o: SelfManagedTlsOptions) => {
   const s = api.getSecret(o.namespace, o.secretName);
   return Object.fromEntries(Object.entries((s?.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
@@ -201,9 +213,13 @@ describe('self-managed TLS', () => {
     const abort = new AbortController();
     const started = startSelfManagedTls(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }), { ...o, signal: abort.signal });
     let settled = false;
-    started.then(() => (settled = true), () => (settled = true));
+    started.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     // the positive signal: it has asked for the missing configuration at least twice (it keeps retrying)
-    const asked = () => api.requests.filter((r) => r.method === 'GET' && r.path.includes('/mutatingwebhookconfigurations/not-installed') && r.status === 404).length;
+    const asked = () =>
+      api.requests.filter((r) => r.method === 'GET' && r.path.includes('/mutatingwebhookconfigurations/not-installed') && r.status === 404).length;
     await vi.waitFor(() => expect(asked()).toBeGreaterThanOrEqual(2), { timeout: 15_000, interval: 20 });
     expect(settled, 'not ready (startSelfManagedTls has not resolved) while the configuration is missing').toBe(false);
     abort.abort();

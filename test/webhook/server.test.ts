@@ -87,7 +87,16 @@ interface Reply {
 function post(path: string, body: string | Buffer, method = 'POST'): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: webhook.port, path, method, ca: ca.cert, servername: 'localhost', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port: webhook.port,
+        path,
+        method,
+        ca: ca.cert,
+        servername: 'localhost',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -204,7 +213,11 @@ describe('HTTPS admission end to end', () => {
   it('denies with a message the API server shows to the user', async () => {
     const r = await post('/mutate', JSON.stringify(review(loadPod('host-network-pod'))));
     expect(r.status).toBe(200);
-    expect(r.json.response).toEqual({ uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: false, status: { code: 400, message: expect.stringContaining('hostNetwork') } });
+    expect(r.json.response).toEqual({
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: false,
+      status: { code: 400, message: expect.stringContaining('hostNetwork') },
+    });
   });
 
   it('allows other kinds, other operations and pods that do not opt in, without a patch', async () => {
@@ -266,10 +279,13 @@ describe('HTTPS admission end to end', () => {
   it('refuses TLS 1.1 (which a TLS 1.1 server would accept from the same client) and accepts TLS 1.2', async () => {
     const tryTls = (port: number, maxVersion: 'TLSv1.1' | 'TLSv1.2') =>
       new Promise<string>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert, minVersion: 'TLSv1', maxVersion, ciphers: 'DEFAULT@SECLEVEL=0' }, () => {
-          resolve(s.getProtocol() ?? 'none');
-          s.end();
-        });
+        const s = connect(
+          { host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert, minVersion: 'TLSv1', maxVersion, ciphers: 'DEFAULT@SECLEVEL=0' },
+          () => {
+            resolve(s.getProtocol() ?? 'none');
+            s.end();
+          },
+        );
         s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
       });
     const pair = webhook.tls.current();
@@ -300,7 +316,10 @@ describe('HTTPS admission end to end', () => {
     writeFileSync(join(dir, 'tls.crt.tmp'), next.cert);
     renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
     // the webhook sees the new certificate with the old key, says so, and keeps serving the old pair
-    await vi.waitFor(() => expect(logLines.some((l) => l.includes('new TLS files are not a valid pair yet; keeping the current certificate'))).toBe(true), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(() => expect(logLines.some((l) => l.includes('new TLS files are not a valid pair yet; keeping the current certificate'))).toBe(true), {
+      timeout: 10_000,
+      interval: 50,
+    });
     expect(await served()).toBe(before);
     writeFileSync(join(dir, 'tls.key.tmp'), next.key);
     renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
@@ -331,13 +350,22 @@ describe('HTTPS admission end to end', () => {
     const { PROBE_PORT_LIMITS } = await import('../../src/http/bounded-listener.js');
     const { connect: tcpConnect } = await import('node:net');
     const flood = (port: number, count: number) =>
-      Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Socket>((resolve) => {
-        const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
-        s.on('error', () => resolve(s));
-      s.on('end', () => s.destroy());
-      })));
+      Promise.all(
+        Array.from(
+          { length: count },
+          () =>
+            new Promise<import('node:net').Socket>((resolve) => {
+              const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
+              s.on('error', () => resolve(s));
+              s.on('end', () => s.destroy());
+            }),
+        ),
+      );
     // silent connections: no TLS hello, no request head, each held open by the client
-    const sockets = [...(await flood(webhook.port, ADMISSION_LIMITS.maxConnections + 100)), ...(await flood(webhook.healthPort, PROBE_PORT_LIMITS.maxConnections + 50))];
+    const sockets = [
+      ...(await flood(webhook.port, ADMISSION_LIMITS.maxConnections + 100)),
+      ...(await flood(webhook.healthPort, PROBE_PORT_LIMITS.maxConnections + 50)),
+    ];
     try {
       const r = await post('/mutate', JSON.stringify(review(loadPod('not-opted-in-pod'))));
       expect(r.status).toBe(200);
@@ -373,8 +401,20 @@ describe('random garbage bodies (fast-check)', () => {
         kind: fc.constantFrom('AdmissionReview', 'Pod', ''),
         request: fc.oneof(
           fc.anything(),
-          fc.record({ uid: fc.oneof(fc.string(), fc.anything()), kind: fc.anything(), operation: fc.constantFrom('CREATE', 'UPDATE', 7), object: fc.anything(), namespace: fc.anything() }),
-          fc.record({ uid: fc.uuid(), kind: fc.constant({ group: '', version: 'v1', kind: 'Pod' }), operation: fc.constant('CREATE'), namespace: fc.constant('ns'), object: podArbitrary }),
+          fc.record({
+            uid: fc.oneof(fc.string(), fc.anything()),
+            kind: fc.anything(),
+            operation: fc.constantFrom('CREATE', 'UPDATE', 7),
+            object: fc.anything(),
+            namespace: fc.anything(),
+          }),
+          fc.record({
+            uid: fc.uuid(),
+            kind: fc.constant({ group: '', version: 'v1', kind: 'Pod' }),
+            operation: fc.constant('CREATE'),
+            namespace: fc.constant('ns'),
+            object: podArbitrary,
+          }),
         ),
       })
       .map((v) => JSON.stringify(v));
@@ -384,7 +424,13 @@ describe('random garbage bodies (fast-check)', () => {
     const statuses: Record<string, number> = {};
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof({ weight: 1, arbitrary: json }, { weight: 1, arbitrary: reviewish }, { weight: 1, arbitrary: bytes }, { weight: 1, arbitrary: truncated }, { weight: 3, arbitrary: podReview }),
+        fc.oneof(
+          { weight: 1, arbitrary: json },
+          { weight: 1, arbitrary: reviewish },
+          { weight: 1, arbitrary: bytes },
+          { weight: 1, arbitrary: truncated },
+          { weight: 3, arbitrary: podReview },
+        ),
         async (body) => {
           const r = await post('/mutate?timeout=5s', body);
           expect([200, 400]).toContain(r.status);

@@ -12,7 +12,8 @@ import type { Pod } from '../../src/webhook/pod.js';
 
 let api: FakeKubeApi;
 const logStream = auditLog('webhook-sa-admit');
-const saGets = (ns: string, name: string) => api.requests.filter((r) => r.method === 'GET' && r.path === `/api/v1/namespaces/${ns}/serviceaccounts/${name}`).length;
+const saGets = (ns: string, name: string) =>
+  api.requests.filter((r) => r.method === 'GET' && r.path === `/api/v1/namespaces/${ns}/serviceaccounts/${name}`).length;
 
 beforeAll(async () => {
   api = await startFakeKubeApi();
@@ -26,7 +27,11 @@ describe('ServiceAccount lookup through @kubernetes/client-node', () => {
   it('reads a ServiceAccount and its annotations', async () => {
     api.putServiceAccount('shop', 'orders-api', { 'azure.workload.identity/client-id': CLIENT_ID });
     const reader = kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }));
-    await expect(reader.read('shop', 'orders-api')).resolves.toEqual({ namespace: 'shop', name: 'orders-api', annotations: { 'azure.workload.identity/client-id': CLIENT_ID } });
+    await expect(reader.read('shop', 'orders-api')).resolves.toEqual({
+      namespace: 'shop',
+      name: 'orders-api',
+      annotations: { 'azure.workload.identity/client-id': CLIENT_ID },
+    });
     await expect(reader.read('shop', 'missing')).resolves.toBeNull();
   });
 
@@ -61,7 +66,10 @@ describe('ServiceAccount lookup through @kubernetes/client-node', () => {
 
   it('gives up after the grace period: null, and a not_found error for metrics', async () => {
     const errors: LookupErrorReason[] = [];
-    const lookup = createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath })), { graceMs: 600, onError: (r) => errors.push(r) });
+    const lookup = createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath })), {
+      graceMs: 600,
+      onError: (r) => errors.push(r),
+    });
     await expect(lookup.get('none', 'ghost')).resolves.toBeNull();
     expect(errors).toEqual(['not_found']);
     expect(saGets('none', 'ghost')).toBeGreaterThan(1);
@@ -117,7 +125,11 @@ describe('admission with the real lookup', () => {
   });
 
   it('pod annotations win over the ServiceAccount, which wins over the webhook default', async () => {
-    api.putServiceAccount('prec', 'app', { 'entra-sidecar.io/client-id': CLIENT_ID, 'azure.workload.identity/client-id': 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'entra-sidecar.io/tenant-id': TENANT_ID });
+    api.putServiceAccount('prec', 'app', {
+      'entra-sidecar.io/client-id': CLIENT_ID,
+      'azure.workload.identity/client-id': 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
+      'entra-sidecar.io/tenant-id': TENANT_ID,
+    });
     const admit = createAdmitter({
       settings: settings({ defaultTenantId: 'fabrikam.onmicrosoft.com' }),
       serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }))),
@@ -161,7 +173,11 @@ describe('admission with the real lookup', () => {
   it('an API failure → not allowed, with code 500 and the reason (try again)', async () => {
     api.putServiceAccount('down', 'orders-api');
     api.addFault({ pathPrefix: '/api/v1/namespaces/down/', status: 403 });
-    const admit = createAdmitter({ settings: settings(), serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }))), log });
+    const admit = createAdmitter({
+      settings: settings(),
+      serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }))),
+      log,
+    });
     const { review: r, result } = await admit(review(loadPod('deployment-pod'), 'down'));
     expect(result).toBe('error');
     expect(r.response.status).toEqual({ code: 500, message: expect.stringContaining('could not read ServiceAccount down/orders-api') });
@@ -169,7 +185,11 @@ describe('admission with the real lookup', () => {
 
   it('a reinvocation reads the ServiceAccount again, to check the sidecar against what it would inject now, and adds nothing', async () => {
     api.putServiceAccount('reinv', 'orders-api', { 'azure.workload.identity/client-id': CLIENT_ID, 'azure.workload.identity/tenant-id': TENANT_ID });
-    const admit = createAdmitter({ settings: settings(), serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath })), { ttlMs: 0 }), log });
+    const admit = createAdmitter({
+      settings: settings(),
+      serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath })), { ttlMs: 0 }),
+      log,
+    });
     const pod = loadPod('deployment-pod');
     const first = await admit(review(pod, 'reinv'));
     const { applyJsonPatch } = await import('./pod-checks.js');

@@ -31,7 +31,9 @@ export function routeOf(method: string, rawPath: string): { flavour: Flavour } |
 const EXACT_PATHS = new Set(FLAVOUR_LIST.map((f) => f.path));
 
 /** The endpoints, as the 404 for an unknown path names them. */
-export const ENDPOINTS_TEXT = FLAVOUR_LIST.map((f) => `${f.method} ${f.path} (${f.title})`).join(', ').replace(/, ([^,]*)$/, ' or $1');
+export const ENDPOINTS_TEXT = FLAVOUR_LIST.map((f) => `${f.method} ${f.path} (${f.title})`)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
 
 /** Collapses doubled slashes and drops a trailing one: SDKs join host and path differently. */
 export function normalisePath(path: string): string {
@@ -46,15 +48,27 @@ export function normalisePath(path: string): string {
  */
 export function checkCaller(flavour: Flavour, h: RequestHeaders, identityHeader: Buffer): void {
   for (const name in RELAY_HEADERS) {
-    if (h[name] !== undefined) throw new EndpointError(400, 'invalid_request', `Requests with a ${RELAY_HEADERS[name]} header are refused: the token endpoint is for callers inside the pod, not through a proxy`);
+    if (h[name] !== undefined)
+      throw new EndpointError(
+        400,
+        'invalid_request',
+        `Requests with a ${RELAY_HEADERS[name]} header are refused: the token endpoint is for callers inside the pod, not through a proxy`,
+      );
   }
   const secret = h[IDENTITY_HEADER];
   if (FLAVOUR_SPECS[flavour].caller === 'identity-header') {
-    if (secret === undefined) throw new EndpointError(401, 'unauthorized_client', 'Missing X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
-    if (!secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
+    if (secret === undefined)
+      throw new EndpointError(401, 'unauthorized_client', 'Missing X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
+    if (!secretMatches(secret, identityHeader))
+      throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable');
     return;
   }
-  if (secret !== undefined && !secretMatches(secret, identityHeader)) throw new EndpointError(401, 'unauthorized_client', 'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable, or leave the header out');
+  if (secret !== undefined && !secretMatches(secret, identityHeader))
+    throw new EndpointError(
+      401,
+      'unauthorized_client',
+      'Wrong X-IDENTITY-HEADER: send the value of the IDENTITY_HEADER environment variable, or leave the header out',
+    );
   const metadata = h[METADATA_HEADER];
   if (typeof metadata !== 'string' || metadata.toLowerCase() !== 'true') {
     throw new EndpointError(400, 'bad_request_102', 'Required metadata header not specified: send Metadata: true');
@@ -66,7 +80,10 @@ export function checkCaller(flavour: Flavour, h: RequestHeaders, identityHeader:
  * sends one; a missing one is refused too) and a declared length within MAX_BODY_BYTES.
  */
 export function checkFormHead(h: RequestHeaders): void {
-  const type = String(h['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = String(h['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
   if (type !== FORM_CONTENT_TYPE) {
     throw new EndpointError(415, 'invalid_request', `POST /msi/token takes a form body: send Content-Type: ${FORM_CONTENT_TYPE} with resource=<resource URI>`);
   }
@@ -91,7 +108,8 @@ export function checkParams(flavour: Flavour, params: URLSearchParams): TokenReq
     throw new EndpointError(400, 'invalid_request', `Unsupported api-version "${short(apiVersion)}": this endpoint speaks ${speaks}`);
   }
   const resources = params.getAll('resource');
-  if (resources.length === 0 || !resources[0]) throw new EndpointError(400, 'invalid_request', 'Missing resource: pass resource=<resource URI>, e.g. resource=https://management.azure.com/');
+  if (resources.length === 0 || !resources[0])
+    throw new EndpointError(400, 'invalid_request', 'Missing resource: pass resource=<resource URI>, e.g. resource=https://management.azure.com/');
   if (resources.length > 1) throw new EndpointError(400, 'invalid_request', 'More than one resource parameter: ask for one resource per request');
   const resource = resources[0];
   if (resource.length > 2048 || /\s/.test(resource) || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$|^[0-9a-fA-F-]{36}$/.test(resource)) {

@@ -80,7 +80,11 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, not ${s.value.slice(0, 64)}`);
     }
     if (s.kind === 'resource_id' && (!o.identityResourceId || s.value.toLowerCase() !== o.identityResourceId.toLowerCase())) {
-      throw new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}; select it with client_id${o.identityResourceId ? ` or mi_res_id=${o.identityResourceId}` : ''}`);
+      throw new EndpointError(
+        400,
+        'invalid_request',
+        `Identity not found: this sidecar serves client id ${o.clientId}; select it with client_id${o.identityResourceId ? ` or mi_res_id=${o.identityResourceId}` : ''}`,
+      );
     }
   };
 
@@ -94,7 +98,11 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     checkSelector(request);
     const scope = scopeForResource(request.resource);
     if (allowed && !allowed.has(scope)) {
-      throw new EndpointError(403, 'access_denied', `Scope ${scope.slice(0, 200)} is not allowed by ENTRA_SIDECAR_ALLOWED_SCOPES: ask the platform team to add it`);
+      throw new EndpointError(
+        403,
+        'access_denied',
+        `Scope ${scope.slice(0, 200)} is not allowed by ENTRA_SIDECAR_ALLOWED_SCOPES: ask the platform team to add it`,
+      );
     }
     return { request, scope };
   };
@@ -104,13 +112,27 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     const held = o.store.peek(c.scope);
     // a held token is answered synchronously: no promise, no extra turn
     if (held) answerWith(req, res, c, held, started);
-    else void fetchToken(c.scope).then((token) => answerWith(req, res, c, token, started), (err: unknown) => refuse(req, res, c.request.flavour, err, started));
+    else
+      void fetchToken(c.scope).then(
+        (token) => answerWith(req, res, c, token, started),
+        (err: unknown) => refuse(req, res, c.request.flavour, err, started),
+      );
   };
 
   const answerWith = (req: http.IncomingMessage, res: http.ServerResponse, c: CheckedQuery, token: AccessToken, started: number): void => {
     const s = c.request.selector;
     if (s?.kind === 'object_id' && s.value.toLowerCase() !== (oidOf(token) ?? '').toLowerCase()) {
-      refuse(req, res, c.request.flavour, new EndpointError(400, 'invalid_request', `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${s.value.slice(0, 64)}`), started);
+      refuse(
+        req,
+        res,
+        c.request.flavour,
+        new EndpointError(
+          400,
+          'invalid_request',
+          `Identity not found: this sidecar serves client id ${o.clientId}, whose object id is not ${s.value.slice(0, 64)}`,
+        ),
+        started,
+      );
       return;
     }
     let answer;
@@ -137,7 +159,12 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     } catch (err) {
       if (err instanceof ExchangeError && !err.retryable) throw new EndpointError(400, 'invalid_request', `Entra refused a token for ${scope}: ${err.message}`);
       const retryAfter = err instanceof ExchangeError && err.retryAfterMs !== undefined ? err.retryAfterMs / 1000 : 1;
-      throw new EndpointError(503, 'temporarily_unavailable', `No token for ${scope} yet: ${err instanceof Error ? err.message : 'exchange failed'}`, Math.min(60, retryAfter));
+      throw new EndpointError(
+        503,
+        'temporarily_unavailable',
+        `No token for ${scope} yet: ${err instanceof Error ? err.message : 'exchange failed'}`,
+        Math.min(60, retryAfter),
+      );
     }
   };
 
@@ -151,7 +178,11 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
       const e = !route
         ? new EndpointError(404, 'not_found', `No such endpoint: use ${ENDPOINTS_TEXT}`)
         : 'methodNotAllowed' in route
-          ? new EndpointError(405, 'invalid_request', `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`)
+          ? new EndpointError(
+              405,
+              'invalid_request',
+              `Method ${String(req.method).slice(0, 16)} not allowed here: use GET, or POST for the MSI_ENDPOINT flavour`,
+            )
           : new EndpointError(404, 'not_found', `The ${route.flavour} flavour is disabled in this sidecar (ENTRA_SIDECAR_FLAVOURS)`);
       refuseHead(req, res, route ? undefined : null, e);
       return;
@@ -258,7 +289,8 @@ function readForm(req: http.IncomingMessage, lease: BodyLease, done: (err: Endpo
     if (finished) return;
     size += c.length;
     if (size > MAX_BODY_BYTES) return fail(new EndpointError(413, 'invalid_request', `Body larger than ${MAX_BODY_BYTES} bytes`));
-    if (!lease.take(c.length)) return fail(new EndpointError(503, 'temporarily_unavailable', 'The token endpoint holds too many request bodies at once; retry shortly', 1));
+    if (!lease.take(c.length))
+      return fail(new EndpointError(503, 'temporarily_unavailable', 'The token endpoint holds too many request bodies at once; retry shortly', 1));
     chunks.push(c);
   });
   req.on('end', () => {
@@ -271,9 +303,11 @@ function readForm(req: http.IncomingMessage, lease: BodyLease, done: (err: Endpo
   });
 }
 
-const MALFORMED_BODY = '{"error":"invalid_request","error_description":"Malformed HTTP request or headers too large","message":"Malformed HTTP request or headers too large","statusCode":400}';
+const MALFORMED_BODY =
+  '{"error":"invalid_request","error_description":"Malformed HTTP request or headers too large","message":"Malformed HTTP request or headers too large","statusCode":400}';
 const MALFORMED_REQUEST = `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${MALFORMED_BODY.length}\r\nconnection: close\r\n\r\n${MALFORMED_BODY}`;
-const TIMED_OUT_BODY = '{"error":"invalid_request","error_description":"The request was not sent in time","message":"The request was not sent in time","statusCode":408}';
+const TIMED_OUT_BODY =
+  '{"error":"invalid_request","error_description":"The request was not sent in time","message":"The request was not sent in time","statusCode":408}';
 const TIMED_OUT_REQUEST = `HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${TIMED_OUT_BODY.length}\r\nconnection: close\r\n\r\n${TIMED_OUT_BODY}`;
 
 function pathOf(url: string | undefined): string {

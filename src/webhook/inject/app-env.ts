@@ -34,12 +34,7 @@ export function appEnv(values: AppEnvValues, access: AppAccess): EnvVar[] {
   const clientId: EnvVar[] = values.clientId ? [{ name: APP_ENV.clientId, value: values.clientId }] : [];
   if (access === 'files' || values.identityHeader === undefined) return [...clientId, tokenDir];
   const url = identityEndpointUrl(values.port);
-  const env: EnvVar[] = [
-    { name: APP_ENV.identityEndpoint, value: url },
-    { name: APP_ENV.identityHeader, value: values.identityHeader },
-    ...clientId,
-    tokenDir,
-  ];
+  const env: EnvVar[] = [{ name: APP_ENV.identityEndpoint, value: url }, { name: APP_ENV.identityHeader, value: values.identityHeader }, ...clientId, tokenDir];
   if (values.app.msiEndpoint) env.push({ name: APP_ENV.msiEndpoint, value: url });
   return env;
 }

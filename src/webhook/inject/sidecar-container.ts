@@ -34,7 +34,12 @@ export function waitUntilReadyCommand(healthPort: number, timeoutSeconds = 120):
  * @example
  * pod.spec.initContainers.unshift(buildSidecarContainer(options, settings, header, 'native'));
  */
-export function buildSidecarContainer(options: InjectionOptions, settings: MutationSettings, identityHeader: string, placement: 'native' | 'container'): Container {
+export function buildSidecarContainer(
+  options: InjectionOptions,
+  settings: MutationSettings,
+  identityHeader: string,
+  placement: 'native' | 'container',
+): Container {
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: METRICS_PORT_NAME },
     periodSeconds,

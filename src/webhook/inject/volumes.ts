@@ -82,11 +82,17 @@ export function reservedMountProblems(pod: Pod, own: ReadonlySet<string>, tokenF
     for (const m of c.volumeMounts ?? []) {
       if (!INJECTED_VOLUME_NAMES.includes(m.name)) continue;
       if (CREDENTIAL_VOLUMES.includes(m.name)) {
-        problems.push(`container ${c.name} mounts volume ${m.name}, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount (the name is reserved for entra-sidecar)`);
+        problems.push(
+          `container ${c.name} mounts volume ${m.name}, which holds the sidecar's credential and is mounted only into the sidecar: remove that volumeMount (the name is reserved for entra-sidecar)`,
+        );
       } else if (tokenFilesPath === undefined) {
-        problems.push(`container ${c.name} mounts volume ${m.name}, which the webhook adds: remove that volumeMount (the webhook mounts the token files read-only into app containers itself; the name is reserved for entra-sidecar)`);
+        problems.push(
+          `container ${c.name} mounts volume ${m.name}, which the webhook adds: remove that volumeMount (the webhook mounts the token files read-only into app containers itself; the name is reserved for entra-sidecar)`,
+        );
       } else if (!isAppMount(m, tokenFilesPath)) {
-        problems.push(`container ${c.name} mounts volume ${m.name} other than read-only at ${tokenFilesPath}, as the webhook mounts it: remove that volumeMount and let the webhook add it`);
+        problems.push(
+          `container ${c.name} mounts volume ${m.name} other than read-only at ${tokenFilesPath}, as the webhook mounts it: remove that volumeMount and let the webhook add it`,
+        );
       }
     }
   }

@@ -16,14 +16,17 @@ function report(value) {
 
 try {
   const identity = await import(pkg);
-  const credential = kind === 'default'
-    ? new identity.DefaultAzureCredential()
-    : kind === 'managed'
-      ? (process.env.AZURE_CLIENT_ID ? new identity.ManagedIdentityCredential(process.env.AZURE_CLIENT_ID) : new identity.ManagedIdentityCredential())
-      : kind === 'workload'
-        // instance discovery would ask login.microsoftonline.com about the emulator's host
-        ? new identity.WorkloadIdentityCredential({ disableInstanceDiscovery: true })
-        : undefined;
+  const credential =
+    kind === 'default'
+      ? new identity.DefaultAzureCredential()
+      : kind === 'managed'
+        ? process.env.AZURE_CLIENT_ID
+          ? new identity.ManagedIdentityCredential(process.env.AZURE_CLIENT_ID)
+          : new identity.ManagedIdentityCredential()
+        : kind === 'workload'
+          ? // instance discovery would ask login.microsoftonline.com about the emulator's host
+            new identity.WorkloadIdentityCredential({ disableInstanceDiscovery: true })
+          : undefined;
   if (!credential) throw new Error(`unknown credential kind ${kind}: use default, managed or workload`);
   const results = [];
   for (const scope of scopes) {
