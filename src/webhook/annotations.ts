@@ -6,7 +6,7 @@ import { CLIENT_CREDENTIAL_ANNOTATION, parseClientCredential, type ClientCredent
 import { parseQuantity } from './quantity.js';
 import { parseFileAnnotations } from './rendered-files.js';
 import { FILE_ANNOTATION_PREFIX, MAX_FILES } from '../contract/rendered-files.js';
-import type { DefaultMode, MutationSettings } from './settings.js';
+import type { MutationSettings } from './settings.js';
 
 /**
  * Every annotation and label the webhook reads or writes, with its default and parser. The README's

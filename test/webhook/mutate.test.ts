@@ -495,10 +495,11 @@ describe('the injected marks cannot be forged (issue 17, finding 3)', () => {
       [(p) => (sidecarOf(p).envFrom = [{ configMapRef: { name: 'more' } }]), 'container entra-sidecar: envFrom'],
       [(p) => (sidecarOf(p).env!.find((e) => e.name === 'ENTRA_SIDECAR_IDENTITY_HEADER')!.value = 'a'.repeat(8)), 'is not a secret the webhook generates'],
       [
-        (p) => (
-          (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.emptyDir = undefined),
-          (p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!.hostPath = { path: '/' })
-        ),
+        (p) => {
+          const tokens = p.spec.volumes!.find((v) => v.name === 'entra-sidecar-tokens')!;
+          tokens.emptyDir = undefined;
+          tokens.hostPath = { path: '/' };
+        },
         'volume entra-sidecar-tokens: emptyDir',
       ],
       [(p) => (sidecarOf(p).image = 'registry.example/evil:1'), 'container entra-sidecar: image'],
