@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { lazyJsonWebToken } from '../../scripts/bundle.mjs';
 import { emulator, resultLine } from '../lib/context.mjs';
 import { BUILD, REPO, scratchDir } from '../lib/paths.mjs';
 import { rssBytes, sleep, startProcess } from '../lib/proc.mjs';
@@ -85,6 +86,7 @@ export async function run(ctx) {
       logLevel: 'error',
       external: ['@kubernetes/client-node', 'node-forge'],
       banner: { js: "import { createRequire as __entraCreateRequire } from 'node:module'; const require = __entraCreateRequire(import.meta.url);" },
+      plugins: [lazyJsonWebToken],
     });
     files.push(out);
   }
