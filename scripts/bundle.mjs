@@ -3,7 +3,7 @@
 // runs (minified sources cost a long-running process less memory: see the README's Performance).
 // @kubernetes/client-node and node-forge stay external (webhook and emulator only).
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 /**
@@ -30,7 +30,7 @@ export const lazyJsonWebToken = {
 };
 
 // run as a script (npm run build); imported, it only lends the plugin (the bench's row 3c)
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   rmSync('dist/chunks', { recursive: true, force: true });
   rmSync('dist/cli.js.map', { force: true });
   await build({
