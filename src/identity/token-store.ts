@@ -273,5 +273,5 @@ export class TokenStore {
 }
 
 function withRetryAfter(error: ExchangeError, waitMs: number): ExchangeError {
-  return new ExchangeError(error.message, { ...error.details, retryAfterMs: Math.max(waitMs, error.retryAfterMs ?? 0) });
+  return new ExchangeError(error.message, { ...error.details, retryAfterMs: Math.max(waitMs, error.retryAfterMs ?? 0) }, error.code);
 }

@@ -31,13 +31,7 @@ export interface RunningSidecar {
  */
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
-  const exchange = createExchange({
-    clientId: config.clientId,
-    tenantId: config.tenantId,
-    authorityHost: config.authorityHost,
-    credential: config.credential,
-    timeoutMs: config.exchangeTimeoutMs,
-  });
+  const exchange = exchangeFor(config);
   metrics.credentialInfo.labels(sourceName(config.credential)).set(1);
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
@@ -215,6 +209,17 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   };
 }
 
+/** The exchange with Entra the sidecar's settings describe (the daemon and `--once` alike). */
+function exchangeFor(config: SidecarConfig): ReturnType<typeof createExchange> {
+  return createExchange({
+    clientId: config.clientId,
+    tenantId: config.tenantId,
+    authorityHost: config.authorityHost,
+    credential: config.credential,
+    timeoutMs: config.exchangeTimeoutMs,
+  });
+}
+
 /** Exchanges `--once` tries per target before it reports the failure. */
 const ONCE_ATTEMPTS = 4;
 
@@ -224,13 +229,7 @@ const ONCE_ATTEMPTS = 4;
  * container that fails is restarted, but slowly).
  */
 export async function runOnce(config: SidecarConfig, log: Logger): Promise<{ ok: boolean; failures: string[] }> {
-  const exchange = createExchange({
-    clientId: config.clientId,
-    tenantId: config.tenantId,
-    authorityHost: config.authorityHost,
-    credential: config.credential,
-    timeoutMs: config.exchangeTimeoutMs,
-  });
+  const exchange = exchangeFor(config);
   await mkdir(config.tokenDir, { recursive: true }).catch(() => undefined);
   await removeStaleTempFiles(config.tokenDir);
   let warned = false;

@@ -9,7 +9,7 @@ import { createAdmitter } from './admit.js';
 import { createHealthServer } from './health.js';
 import { loadKubeConfig } from './kube-client.js';
 import { detectDefaultMode } from './kube-version.js';
-import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import { WebhookMetrics } from './metrics.js';
 import { parseWebhookSettings, WEBHOOK_HELP } from './options.js';
 import { startSelfManagedTls } from './self-managed-tls.js';
 import { createServiceAccountLookup, kubeServiceAccountReader } from './service-accounts.js';
@@ -80,7 +80,7 @@ function closeServer(
  */
 export async function startWebhook(settings: WebhookSettings, options: StartOptions): Promise<RunningWebhook> {
   const { log, kubeConfig } = options;
-  const metrics = createWebhookMetrics(VERSION);
+  const metrics = new WebhookMetrics(VERSION);
   let ready = false;
   const health = createHealthServer({ metrics, isReady: () => ready, log });
   const healthPort = await listenOn(health, settings.healthListen, 'ENTRA_WEBHOOK_HEALTH_LISTEN (--health-listen)');

@@ -6,75 +6,63 @@ import { LOOKUP_ERROR_REASONS, type LookupErrorReason } from './service-accounts
 export type AdmissionResult = 'injected' | 'skipped' | 'denied' | 'error';
 export const ADMISSION_RESULTS: readonly AdmissionResult[] = ['injected', 'skipped', 'denied', 'error'];
 
-/** The webhook's metrics, on their own registry. */
-export interface WebhookMetrics {
-  registry: Registry;
-  admissions: Counter<'result'>;
-  admissionDuration: Histogram<string>;
-  lookupErrors: Counter<'reason'>;
-  /** connections a listener (admission or health) dropped at its limits, by reason */
-  connectionsShed: Counter<'listener' | 'reason'>;
-  /** counts one admission and its duration */
-  observeAdmission(result: AdmissionResult, seconds: number): void;
-  lookupError(reason: LookupErrorReason): void;
-}
-
 /**
- * Creates the webhook registry: admissions by result, admission latency, ServiceAccount lookup
- * errors by reason, build info, and the process default metrics. Every label value starts at 0.
+ * The webhook's metrics on their own registry, in the sidecar's style (a class whose fields are the
+ * metrics): admissions by result, admission latency, ServiceAccount lookup errors by reason,
+ * connections shed, build info, and the process default metrics. Every label value starts at 0.
  *
  * @example
- * const metrics = createWebhookMetrics(VERSION);
+ * const metrics = new WebhookMetrics(VERSION);
  * res.end(await metrics.registry.metrics());
  */
-export function createWebhookMetrics(version: string): WebhookMetrics {
-  const registry = new Registry();
-  collectProcessMetrics(registry);
-  const admissions = new Counter({
+export class WebhookMetrics {
+  readonly registry = new Registry();
+  readonly admissions = new Counter({
     name: 'entra_sidecar_webhook_admissions_total',
     help: 'Pod admissions answered by the webhook, by result (injected, skipped, denied, error).',
-    labelNames: ['result'],
-    registers: [registry],
+    labelNames: ['result'] as const,
+    registers: [this.registry],
   });
-  const admissionDuration = new Histogram({
+  readonly admissionDuration = new Histogram({
     name: 'entra_sidecar_webhook_admission_duration_seconds',
     help: 'Time from receiving an AdmissionReview to answering it.',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
+    registers: [this.registry],
   });
-  const lookupErrors = new Counter({
+  readonly lookupErrors = new Counter({
     name: 'entra_sidecar_webhook_serviceaccount_lookup_errors_total',
     help: 'ServiceAccount reads that failed after retries, by reason (not_found, forbidden, timeout, ...).',
-    labelNames: ['reason'],
-    registers: [registry],
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
   });
-  const connectionsShed = new Counter({
+  /** connections a listener (admission or health) dropped at its limits, by reason */
+  readonly connectionsShed = new Counter({
     name: 'entra_sidecar_webhook_connections_shed_total',
     help: 'Connections a listener (admission or health) dropped at its limits: evicted (the oldest slow or idle one, to make room), refused (no room) or body_budget (too many request bodies held).',
-    labelNames: ['listener', 'reason'],
-    registers: [registry],
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
   });
-  const buildInfo = new Gauge({
+  readonly buildInfo = new Gauge({
     name: 'entra_sidecar_webhook_build_info',
     help: 'Always 1; the version label carries the webhook version.',
-    labelNames: ['version'],
-    registers: [registry],
+    labelNames: ['version'] as const,
+    registers: [this.registry],
   });
-  buildInfo.set({ version }, 1);
-  for (const result of ADMISSION_RESULTS) admissions.inc({ result }, 0);
-  for (const reason of LOOKUP_ERROR_REASONS) lookupErrors.inc({ reason }, 0);
-  return {
-    registry,
-    admissions,
-    admissionDuration,
-    lookupErrors,
-    connectionsShed,
-    observeAdmission(result, seconds) {
-      admissions.inc({ result });
-      admissionDuration.observe(seconds);
-    },
-    lookupError(reason) {
-      lookupErrors.inc({ reason });
-    },
-  };
+
+  constructor(version: string) {
+    collectProcessMetrics(this.registry);
+    this.buildInfo.set({ version }, 1);
+    for (const result of ADMISSION_RESULTS) this.admissions.inc({ result }, 0);
+    for (const reason of LOOKUP_ERROR_REASONS) this.lookupErrors.inc({ reason }, 0);
+  }
+
+  /** Counts one admission and its duration. */
+  observeAdmission(result: AdmissionResult, seconds: number): void {
+    this.admissions.inc({ result });
+    this.admissionDuration.observe(seconds);
+  }
+
+  lookupError(reason: LookupErrorReason): void {
+    this.lookupErrors.inc({ reason });
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * The checkable claims of SECURITY.md that no other test covers: the token endpoint binds to
  * loopback only (a non-loopback ENTRA_SIDECAR_LISTEN is refused by the config parser,
- * test/unit/config.test.ts, and at the process level by test/integration/cli.test.ts), the health port
+ * test/config/sidecar.test.ts, and at the process level by test/integration/cli.test.ts), the health port
  * never serves a token, the secret header comparison goes through timingSafeEqual, X-Forwarded-For
  * is refused, and the IMDS/MSI flavours can be switched off.
  */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createAdmitter } from '../../src/webhook/admit.js';
 import { loadKubeConfig } from '../../src/webhook/kube-client.js';
-import { createWebhookMetrics } from '../../src/webhook/metrics.js';
+import { WebhookMetrics } from '../../src/webhook/metrics.js';
 import { createServiceAccountLookup, kubeServiceAccountReader, ServiceAccountLookupError, type LookupErrorReason } from '../../src/webhook/service-accounts.js';
 import { auditLog } from '../helpers/audit.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.js';
@@ -152,7 +152,7 @@ describe('admission with the real lookup', () => {
   });
 
   it('a missing ServiceAccount → denied, naming it; counted as a lookup error', async () => {
-    const metrics = createWebhookMetrics('test');
+    const metrics = new WebhookMetrics('test');
     const admit = createAdmitter({
       settings: settings(),
       serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath })), {

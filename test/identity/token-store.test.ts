@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessToken } from '../../src/identity/access-token.js';
-import { ExchangeError } from '../../src/identity/errors.js';
+import { ExchangeError, FederatedTokenError } from '../../src/identity/errors.js';
 import { TokenStore, type TokenStoreEvents } from '../../src/identity/token-store.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
@@ -280,5 +280,21 @@ describe('TokenStore: the new-scope budget (issue 17, finding 4)', () => {
     await store.get(scope(1));
     await clock.advance(3_600_000);
     await expect(store.get(scope(2))).rejects.toMatchObject({ reason: 'new_scope_budget', retryAfterMs: 60_000 });
+  });
+});
+
+describe('TokenStore: errors keep what they are', () => {
+  it('a federated-token failure reaches the caller with its code and the backoff wait', async () => {
+    const clock = new FakeClock();
+    const store = new TokenStore({
+      exchange: async () => {
+        throw new FederatedTokenError('/var/run/secrets/token', 'is missing');
+      },
+      clock,
+      random: mid,
+    });
+    const err = (await store.get(S).catch((e: unknown) => e)) as ExchangeError;
+    expect(err.code).toBe('FEDERATED_TOKEN_UNUSABLE');
+    expect(err.retryAfterMs).toBeGreaterThan(0);
   });
 });

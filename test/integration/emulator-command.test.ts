@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EMULATOR_HELP, parseEmulatorSettings } from '../../src/emulator/command.js';
 import { auditLog, recordSecret } from '../helpers/audit.js';
-import { call, jwtPart, type RawResponse } from './helpers.js';
+import { call, jwtPart, type RawResponse } from '../emulator/helpers.js';
 import { ConfigError } from '../../src/config/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'emulator-command-'));

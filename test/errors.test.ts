@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
-import { EntraSidecarError, type ErrorCode } from '../../src/errors.js';
-import { ClientCredentialError, ExchangeError, FederatedTokenError } from '../../src/identity/errors.js';
-import { EndpointError } from '../../src/sidecar/endpoint/responses.js';
+import { ConfigError } from '../src/config/errors.js';
+import { EntraSidecarError, type ErrorCode } from '../src/errors.js';
+import { ClientCredentialError, ExchangeError, FederatedTokenError } from '../src/identity/errors.js';
+import { EndpointError } from '../src/sidecar/endpoint/responses.js';
 
 describe('one error base with a stable code', () => {
   it.each<[EntraSidecarError, ErrorCode, string]>([

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessToken } from '../../src/identity/access-token.js';
-import { CheckedQueries, MAX_REMEMBERED_QUERIES, MAX_REMEMBERED_QUERY_CHARS } from '../../src/sidecar/endpoint/checked-queries.js';
-import { createEndpointServer } from '../../src/sidecar/endpoint/server.js';
-import { SidecarMetrics } from '../../src/sidecar/metrics.js';
+import type { AccessToken } from '../../../src/identity/access-token.js';
+import { CheckedQueries, MAX_REMEMBERED_QUERIES, MAX_REMEMBERED_QUERY_CHARS } from '../../../src/sidecar/endpoint/checked-queries.js';
+import { createEndpointServer } from '../../../src/sidecar/endpoint/server.js';
+import { SidecarMetrics } from '../../../src/sidecar/metrics.js';
 
 const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const SECRET = 'b'.repeat(48);

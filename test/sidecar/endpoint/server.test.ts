@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import type { AccessToken } from '../../src/identity/access-token.js';
-import { ExchangeError } from '../../src/identity/errors.js';
-import { createEndpointServer } from '../../src/sidecar/endpoint/server.js';
-import { SidecarMetrics } from '../../src/sidecar/metrics.js';
+import type { AccessToken } from '../../../src/identity/access-token.js';
+import { ExchangeError } from '../../../src/identity/errors.js';
+import { createEndpointServer } from '../../../src/sidecar/endpoint/server.js';
+import { SidecarMetrics } from '../../../src/sidecar/metrics.js';
 
 const CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const SECRET = 'a'.repeat(64);
