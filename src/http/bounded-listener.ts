@@ -130,6 +130,8 @@ export function bound(server: Server, limits: ListenerLimits, options: BoundOpti
     let idle: Connection | undefined;
     let sending = false;
     for (const c of connections.values()) {
+      // answered and only draining what the client still sends (lingerOnClose): the first to go
+      if (lingering.has(c.socket)) return c;
       if (c.req ? !c.req.complete : !c.served) {
         if (c.turn + 2 <= turn) return c;
         sending = true;
@@ -212,4 +214,30 @@ function rawSocketOf(socket: Socket): Socket {
 export function refusalResponse(message: string, retryAfterSeconds = 1): string {
   const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: message, message, statusCode: 503 });
   return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: ${retryAfterSeconds}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** Connections in a lingering close: answered, FIN sent, the rest of their body being dropped. */
+const lingering = new WeakSet<Socket>();
+
+/** How long a refused connection's body is still read and dropped after its answer. */
+export const LINGER_MS = 500;
+
+/**
+ * Makes the close that follows an answer a lingering close (as nginx's `lingering_close`): the
+ * answer, then FIN, then whatever the client still sends is read and dropped for up to `ms`
+ * before the connection is destroyed. Used when a request is refused while its body is still
+ * arriving: closing at once with unread bytes makes the kernel answer the client's next segment
+ * with a reset, and a client still writing its body then sees EPIPE or ECONNRESET instead of the
+ * 413 or 401. Nothing is buffered (the bytes are dropped); the connection stays counted against
+ * the listener's limits until it is gone, and is the first one closed when a newcomer needs room.
+ */
+export function lingerOnClose(socket: Socket, ms: number = LINGER_MS): void {
+  socket.destroySoon = function lingeringClose(this: Socket): void {
+    lingering.add(this);
+    if (this.writable) this.end();
+    this.resume();
+    const timer = setTimeout(() => this.destroy(), ms);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
 }

@@ -6,7 +6,7 @@ import { ExchangeError } from '../../identity/errors.js';
 import type { TokenStore } from '../../identity/token-store.js';
 import type { Logger } from '../../log.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { bound, refusalResponse, serverOptions, type BodyLease, type ListenerLimits } from '../../http/bounded-listener.js';
+import { bound, lingerOnClose, refusalResponse, serverOptions, type BodyLease, type ListenerLimits } from '../../http/bounded-listener.js';
 import { FLAVOURS, type Flavour } from '../../contract/flavours.js';
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES } from './protocol.js';
 import { checkCaller, checkFormHead, checkParams, ENDPOINTS_TEXT, routeOf, type TokenRequest } from './request.js';
@@ -219,6 +219,7 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
     readForm(req, bounded.lease(res), (err, form) => {
       if (err) {
         res.setHeader('connection', 'close');
+        lingerOnClose(req.socket);
         reject(req, res, flavour, err);
         count(flavour, err.status, started);
         return;
@@ -242,7 +243,10 @@ export function createEndpointServer(o: EndpointOptions): http.Server {
    * token path (not logged as a refused token request).
    */
   const refuseHead = (req: http.IncomingMessage, res: http.ServerResponse, flavour: Flavour | undefined | null, e: EndpointError): void => {
-    if (!req.complete) res.setHeader('connection', 'close');
+    if (!req.complete) {
+      res.setHeader('connection', 'close');
+      lingerOnClose(req.socket);
+    }
     if (flavour === null) send(res, errorAnswer(e));
     else reject(req, res, flavour, e);
   };

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -269,5 +269,48 @@ describe('allow-list', () => {
     expect((await fetch(`${url}https://storage.azure.com/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(200);
     expect((await fetch(`${url}https://management.azure.com/`, { headers: { 'X-IDENTITY-HEADER': SECRET } })).status).toBe(403);
     await new Promise<void>((r) => s.close(() => r()));
+  });
+});
+
+describe('a refusal while the body is still arriving (lingering close)', () => {
+  /**
+   * A client that keeps writing its body and reads only afterwards, as a client busy uploading
+   * does: it must find the refusal, not a reset. Returns what it read, or the socket error.
+   */
+  const uploadThenRead = (head: string, chunk: Buffer, writes: number): Promise<{ text: string; error?: string }> =>
+    new Promise((resolve) => {
+      const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let error: string | undefined;
+      socket.pause();
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', (e: NodeJS.ErrnoException) => {
+        error = e.code ?? String(e);
+      });
+      socket.on('close', () => resolve({ text: Buffer.concat(chunks).toString('latin1'), error }));
+      socket.write(head);
+      let n = 0;
+      const more = (): void => {
+        if (n++ >= writes || socket.destroyed) {
+          socket.resume();
+          return;
+        }
+        socket.write(chunk, () => setImmediate(more));
+      };
+      more();
+    });
+
+  it('a client still sending a form past 16 KiB reads the 413, not EPIPE or a reset', async () => {
+    const head =
+      'POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata: true\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const part = Buffer.from(`10000\r\n${'x'.repeat(0x10000)}\r\n`, 'latin1');
+    const r = await uploadThenRead(head, part, 24);
+    expect(r.text.slice(0, 40), r.error).toMatch(/^HTTP\/1\.1 413 /);
+  });
+
+  it('a client sending a body with a refused head (no Metadata) reads the 400, not EPIPE or a reset', async () => {
+    const head = 'POST /msi/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1572864\r\n\r\n';
+    const r = await uploadThenRead(head, Buffer.alloc(0x10000, 0x78), 24);
+    expect(r.text.slice(0, 40), r.error).toMatch(/^HTTP\/1\.1 400 /);
   });
 });
