@@ -20,7 +20,7 @@ export interface SecondWebhook {
 export const ADD_CONTAINER_LABEL = 'test.entra-sidecar.io/add-container';
 export const LATE_CONTAINER = 'late-app';
 
-export async function startSecondWebhook(cp: ControlPlane): Promise<SecondWebhook> {
+export async function startSecondWebhook(cp: ControlPlane, namespace: string, serviceAccount: string): Promise<SecondWebhook> {
   const [caPair, serverPair] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
   const ca = createCertificateAuthority(caPair, 'second webhook CA');
   const tls = createServerCertificate(ca, serverPair, ['127.0.0.1']);
@@ -66,6 +66,20 @@ export async function startSecondWebhook(cp: ControlPlane): Promise<SecondWebhoo
       },
     ],
   });
+  // the API server reads webhook configurations through an informer: a pod created right after the
+  // POST may not reach the new webhook yet. Dry-run pods that only it selects until it is called.
+  const deadline = Date.now() + 30_000;
+  while (state.calls === 0) {
+    if (Date.now() > deadline) throw new Error(`the API server did not call the second webhook within 30 s of ${configName} being created`);
+    await cp.request('POST', `/api/v1/namespaces/${namespace}/pods?dryRun=All`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: uniqueName('second-webhook-probe'), labels: { [ADD_CONTAINER_LABEL]: 'true' } },
+      spec: { serviceAccountName: serviceAccount, containers: [{ name: 'probe', image: 'registry.example.com/probe:1.0' }] },
+    });
+    if (state.calls === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  state.calls = 0;
   return {
     configName,
     get calls() {

@@ -164,7 +164,7 @@ describe.skipIf(!bins || !helm)('the webhook on a real API server', () => {
   });
 
   it('is reinvoked after another webhook adds a container, and tops that container up', async () => {
-    const second = await startSecondWebhook(cp);
+    const second = await startSecondWebhook(cp, apps, 'api');
     try {
       const r = await createPod(cp, apps, podManifest({ serviceAccount: 'api', annotations: INJECT, labels: { [ADD_CONTAINER_LABEL]: 'true' } }));
       expect(r.status, r.text.slice(0, 500)).toBe(201);
