@@ -88,13 +88,29 @@ export function isPodCreate(request: AdmissionRequest): boolean {
 
 /** An allowing response, with a JSONPatch when there is something to change. */
 export function allowResponse(uid: string, patch?: JsonPatchOperation[], warnings?: string[]): AdmissionReviewResponse {
+  return allowPatchJson(uid, patch && patch.length > 0 ? JSON.stringify(patch) : undefined, warnings);
+}
+
+/** An allowing response with a JSONPatch already serialised (`JSON.stringify` of the operations), if any. */
+export function allowPatchJson(uid: string, patchJson?: string, warnings?: string[]): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: true };
-  if (patch && patch.length > 0) {
+  if (patchJson !== undefined) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+    response.patch = Buffer.from(patchJson).toString('base64');
   }
   if (warnings && warnings.length > 0) response.warnings = warnings;
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/**
+ * JSON of an AdmissionReview response. The base64 patch (the bulk of it) needs no escaping, so it
+ * is spliced in rather than scanned again by JSON.stringify; it is the last member.
+ */
+export function serializeReview(review: AdmissionReviewResponse): string {
+  const { patch, ...rest } = review.response;
+  if (patch === undefined) return JSON.stringify(review);
+  const head = JSON.stringify({ ...review, response: rest });
+  return `${head.slice(0, -2)},"patch":"${patch}"}}`;
 }
 
 /** A denying response; the API server shows `message` to the user (`code` 400: fix the pod; 500: try again). */

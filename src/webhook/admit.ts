@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { allowResponse, denyResponse, isPodCreate, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
+import {
+  allowPatchJson,
+  allowResponse,
+  denyResponse,
+  isPodCreate,
+  serializeReview,
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+} from './admission-review.js';
 import type { AdmissionResult } from './metrics.js';
 import { mutatePod, needsServiceAccount } from './mutate.js';
 import { createJsonPatch } from './patch.js';
 import { checkPodShape, podDisplayName, serviceAccountNameOf, type Pod } from './pod.js';
+import { ReplicaAnswer, ReplicaAnswers, type ReviewKey } from './replica-answers.js';
 import { ServiceAccountLookupError, type ServiceAccountLookup } from './service-accounts.js';
 import type { MutationSettings } from './settings.js';
 
@@ -14,11 +23,32 @@ export interface AdmitDeps {
   log: Logger;
   /** the per-pod identity-header secret; default 32 random bytes, hex */
   newSecret?: () => string;
+  /** answers kept for the replicas of one pod template (default: a new ReplicaAnswers) */
+  replicaAnswers?: ReplicaAnswers;
 }
 
-export interface Admission {
-  review: AdmissionReviewResponse;
+/** An AdmissionReview answered: the response as sent, and how the admission ended. */
+export interface Answered {
+  /** the AdmissionReview response, JSON */
+  body: string;
   result: AdmissionResult;
+  /** true when the answer is the one decided for an earlier replica (same review bytes but the uid) */
+  reused: boolean;
+}
+
+/** An admission decided afresh: the answer, and the response it was serialised from. */
+export interface Admission extends Answered {
+  review: AdmissionReviewResponse;
+}
+
+/**
+ * Decides AdmissionRequests. Given the review's bytes too, an answer may be the one decided for an
+ * earlier replica of the same pod template (ReplicaAnswers); without them, every request is decided
+ * afresh and the response object is returned as well.
+ */
+export interface Admitter {
+  (request: AdmissionRequest): Promise<Admission>;
+  (request: AdmissionRequest, review: Buffer): Promise<Answered>;
 }
 
 const SECRET_BYTES = 32;
@@ -49,15 +79,17 @@ export function newIdentityHeader(): string {
  * const admit = createAdmitter({ settings, serviceAccounts, log });
  * const { review, result } = await admit(request);
  */
-export function createAdmitter(deps: AdmitDeps): (request: AdmissionRequest) => Promise<Admission> {
+export function createAdmitter(deps: AdmitDeps): Admitter {
   const newSecret = deps.newSecret ?? newIdentityHeader;
-  return async (request) => {
+  const replicas = deps.replicaAnswers ?? new ReplicaAnswers();
+  const fresh = (review: AdmissionReviewResponse, result: AdmissionResult): Admission => ({ review, result, body: serializeReview(review), reused: false });
+  async function admit(request: AdmissionRequest, review?: Buffer): Promise<Admission | Answered> {
     const { uid } = request;
-    if (!isPodCreate(request)) return { review: allowResponse(uid), result: 'skipped' };
+    if (!isPodCreate(request)) return fresh(allowResponse(uid), 'skipped');
     const shapeProblem = checkPodShape(request.object);
     if (shapeProblem) {
       deps.log.warn({ uid, problem: shapeProblem }, 'request.object is not a Pod');
-      return { review: denyResponse(uid, 400, `request.object is not a valid Pod: ${shapeProblem}`), result: 'error' };
+      return fresh(denyResponse(uid, 400, `request.object is not a valid Pod: ${shapeProblem}`), 'error');
     }
     const pod = request.object as Pod;
     const namespace = request.namespace || pod.metadata?.namespace || 'default';
@@ -72,33 +104,57 @@ export function createAdmitter(deps: AdmitDeps): (request: AdmissionRequest) => 
         } catch (err) {
           const message = err instanceof ServiceAccountLookupError ? err.message : `could not read ServiceAccount ${namespace}/${saName}`;
           deps.log.warn({ ...ctx, serviceAccount: saName, reason: err instanceof ServiceAccountLookupError ? err.reason : 'other' }, message);
-          return { review: denyResponse(uid, 500, `entra-sidecar: ${message}; try again`), result: 'error' };
+          return fresh(denyResponse(uid, 500, `entra-sidecar: ${message}; try again`), 'error');
         }
         if (serviceAccount === null) {
           const message = `entra-sidecar cannot inject this pod: ServiceAccount ${namespace}/${saName} was not found (waited 2 s); create it before the pod, or fix spec.serviceAccountName`;
           deps.log.info({ ...ctx, serviceAccount: saName }, 'denied: ServiceAccount not found');
-          return { review: denyResponse(uid, 400, message), result: 'denied' };
+          return fresh(denyResponse(uid, 400, message), 'denied');
         }
       }
-      const outcome = mutatePod(pod, serviceAccount ?? undefined, deps.settings, newSecret);
+      // the decision depends on the review's bytes, the ServiceAccount's annotations and the settings
+      const key = review === undefined ? undefined : replicas.keyOf(review, uid);
+      const saFingerprint = serviceAccount ? JSON.stringify(serviceAccount.annotations) : '';
+      const kept = key === undefined ? undefined : replicas.get(key, saFingerprint);
+      if (kept) {
+        deps.log.debug({ ...ctx, result: kept.result }, 'answered as an earlier replica of this pod template');
+        return { body: kept.render(uid, newSecret), result: kept.result, reused: true };
+      }
+      const secrets: string[] = [];
+      const outcome = mutatePod(pod, serviceAccount ?? undefined, deps.settings, () => {
+        const s = newSecret();
+        secrets.push(s);
+        return s;
+      });
       if (outcome.kind === 'skipped') {
         deps.log.debug({ ...ctx, reason: outcome.reason }, 'skipped');
-        return { review: allowResponse(uid), result: 'skipped' };
+        return keep(key, saFingerprint, fresh(allowResponse(uid), 'skipped'), undefined, secrets);
       }
       if (outcome.kind === 'denied') {
         deps.log.info({ ...ctx, reason: outcome.message }, 'denied');
-        return { review: denyResponse(uid, 400, outcome.message), result: 'denied' };
+        return fresh(denyResponse(uid, 400, outcome.message), 'denied');
       }
       const patch = createJsonPatch(pod, outcome.pod);
       if (patch.length === 0) {
         deps.log.debug(ctx, 'already injected; nothing to add');
-        return { review: allowResponse(uid, undefined, outcome.warnings), result: 'skipped' };
+        return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets);
       }
       deps.log.debug({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
-      return { review: allowResponse(uid, patch, outcome.warnings), result: 'injected' };
+      const patchJson = JSON.stringify(patch);
+      return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets);
     } catch (err) {
       deps.log.error({ ...ctx, err: err instanceof Error ? err.message : String(err) }, 'internal error while mutating');
-      return { review: denyResponse(uid, 500, 'entra-sidecar: internal error while mutating the pod; see the webhook log'), result: 'error' };
+      return fresh(denyResponse(uid, 500, 'entra-sidecar: internal error while mutating the pod; see the webhook log'), 'error');
     }
-  };
+  }
+
+  /** Keeps an answer for later replicas (at most one generated secret, cut out), and returns it. */
+  function keep(key: ReviewKey | undefined, saFingerprint: string, admission: Admission, patchJson: string | undefined, secrets: string[]): Admission {
+    if (key === undefined || secrets.length > 1 || !replicas.seenBefore(key)) return admission;
+    const kept = ReplicaAnswer.keep(admission.result, saFingerprint, admission.review, admission.body, patchJson, secrets[0]);
+    if (kept) replicas.set(key, kept);
+    return admission;
+  }
+
+  return admit as Admitter;
 }

@@ -29,6 +29,11 @@ export class WebhookMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly replicaAnswers = new Counter({
+    name: 'entra_sidecar_webhook_replica_answers_total',
+    help: 'Admissions answered with the decision made for an earlier replica of the same pod template (the same AdmissionReview but for its uid; each pod still gets its own identity-header secret).',
+    registers: [this.registry],
+  });
   readonly lookupErrors = new Counter({
     name: 'entra_sidecar_webhook_serviceaccount_lookup_errors_total',
     help: 'ServiceAccount reads that failed after retries, by reason (not_found, forbidden, timeout, ...).',

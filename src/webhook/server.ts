@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bound, serverOptions, type BodyLease, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
-import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
-import type { Admission } from './admit.js';
+import { parseAdmissionReview } from './admission-review.js';
+import type { Admitter } from './admit.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TlsSource } from './tls.js';
 
@@ -16,7 +16,7 @@ const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface WebhookServerOptions {
   tls: TlsSource;
-  admit: (request: AdmissionRequest) => Promise<Admission>;
+  admit: Admitter;
   metrics: WebhookMetrics;
   log: Logger;
   maxBodyBytes?: number;
@@ -28,20 +28,9 @@ function status(code: number, reason: string, message: string): object {
 }
 
 function send(res: ServerResponse, code: number, body: object | string, extraHeaders: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
-  res.end(text);
-}
-
-/**
- * JSON of an AdmissionReview response. The base64 patch (the bulk of it) needs no escaping, so it
- * is spliced in rather than scanned again by JSON.stringify.
- */
-export function serializeReview(review: AdmissionReviewResponse): string {
-  const { patch, ...rest } = review.response;
-  if (patch === undefined) return JSON.stringify(review);
-  const head = JSON.stringify({ ...review, response: rest });
-  return `${head.slice(0, -2)},"patch":"${patch}"}}`;
+  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': bytes.length, ...extraHeaders });
+  res.end(bytes);
 }
 
 /**
@@ -156,9 +145,10 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       metrics.observeAdmission('error', elapsed());
       return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
     }
+    const text = body.text.toString('utf8');
     let json: unknown;
     try {
-      json = JSON.parse(body.text.toString('utf8'));
+      json = JSON.parse(text);
     } catch (err) {
       metrics.observeAdmission('error', elapsed());
       return send(res, 400, status(400, 'BadRequest', `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`));
@@ -169,9 +159,10 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       return send(res, 400, status(400, 'BadRequest', parsed.problem));
     }
     try {
-      const { review, result } = await options.admit(parsed.request);
-      metrics.observeAdmission(result, elapsed());
-      send(res, 200, serializeReview(review));
+      const answered = await options.admit(parsed.request, body.text);
+      metrics.observeAdmission(answered.result, elapsed());
+      if (answered.reused) metrics.replicaAnswers.inc();
+      send(res, 200, answered.body);
     } catch (err) {
       metrics.observeAdmission('error', elapsed());
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error while answering an AdmissionReview');

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import type { AdmissionReviewResponse } from './admission-review.js';
+import type { AdmissionResult } from './metrics.js';
+
+/**
+ * Answers reused for the replicas of one pod template. A ReplicaSet, a Job or a DaemonSet creates
+ * its pods from one template, and a pod made from `generateName` has no name yet when mutating
+ * admission runs: the API server sends each replica's AdmissionReview with the same bytes except
+ * `request.uid`. The decision is a pure function of those bytes, the ServiceAccount's annotations
+ * and the webhook's settings, so the answer computed for the first replica is the answer for the
+ * next — with the next one's uid and, where the webhook generated an identity-header secret, a new
+ * secret spliced in (every pod still gets its own). A review that differs in any other byte, or a
+ * ServiceAccount whose annotations changed, is decided afresh.
+ *
+ * An answer is kept when a review comes a second time (the first replica is remembered by its
+ * key only). Bounded: at most `maxEntries` answers and `maxSeen` keys, for reviews of at most
+ * `maxReviewBytes`; the oldest go first.
+ *
+ * @example
+ * const key = answers.keyOf(body, request.uid); // undefined: not reusable, decide it
+ * const hit = key && answers.get(key, saFingerprint);
+ * if (hit) return hit.render(request.uid, newSecret);
+ */
+export class ReplicaAnswers {
+  /** kept answers by review key, oldest first */
+  private readonly entries = new Map<ReviewKey, ReplicaAnswer>();
+  /** keys seen once, oldest first: an answer is kept when its review comes a second time */
+  private readonly seen = new Set<ReviewKey>();
+
+  constructor(
+    readonly maxEntries = 128,
+    readonly maxReviewBytes = 64 * 1024,
+    readonly maxSeen = 4 * maxEntries,
+  ) {}
+
+  /**
+   * The key of a review (its bytes as received): a SHA-256 digest of the uid's place and the bytes
+   * around it. Undefined when the review is too large to keep or its uid does not occur exactly
+   * once, as written, in the bytes (then where the uid was cannot be told from them alone). Two
+   * reviews share a key only when they are the same bytes around one uid at the same place.
+   */
+  keyOf(review: Buffer, uid: string): ReviewKey | undefined {
+    if (review.length > this.maxReviewBytes || uid === '') return undefined;
+    const at = review.indexOf(uid, 0, 'utf8');
+    if (at === -1 || review.indexOf(uid, at + 1, 'utf8') !== -1) return undefined;
+    return createHash('sha256')
+      .update(`${at}:`)
+      .update(review.subarray(0, at))
+      .update(review.subarray(at + Buffer.byteLength(uid)))
+      .digest('base64');
+  }
+
+  /** The answer kept for this key, if the ServiceAccount it was decided with is unchanged. */
+  get(key: ReviewKey, serviceAccount: string): ReplicaAnswer | undefined {
+    const hit = this.entries.get(key);
+    if (hit && hit.serviceAccount !== serviceAccount) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return hit;
+  }
+
+  /**
+   * True when a review with this key was decided before (a second replica: its answer is worth
+   * keeping); otherwise remembers the key and says false. A stream of pods that are all different
+   * then costs a digest each, not a kept answer each.
+   */
+  seenBefore(key: ReviewKey): boolean {
+    if (this.seen.delete(key)) return true;
+    this.seen.add(key);
+    if (this.seen.size > this.maxSeen) this.seen.delete(this.seen.values().next().value as ReviewKey);
+    return false;
+  }
+
+  /** Keeps an answer for the replicas that follow; past `maxEntries`, the oldest kept goes. */
+  set(key: ReviewKey, answer: ReplicaAnswer): void {
+    this.entries.delete(key);
+    this.entries.set(key, answer);
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as ReviewKey);
+  }
+
+  /** Answers kept (for tests). */
+  size(): number {
+    return this.entries.size;
+  }
+}
+
+/** A SHA-256 digest (base64) of a review's bytes without its uid, and of the uid's place. */
+export type ReviewKey = string;
+
+/**
+ * One kept answer: the AdmissionReview response as text around the uid, with the base64 patch's
+ * JSON split where the generated secret was (no secret is kept).
+ */
+export class ReplicaAnswer {
+  private constructor(
+    readonly result: AdmissionResult,
+    readonly serviceAccount: string,
+    private readonly head: string,
+    private readonly middle: string,
+    private readonly patchParts: readonly string[] | undefined,
+    private readonly tail: string,
+  ) {}
+
+  /**
+   * Keeps `body`, the response serialised for `review` (serializeReview: the base64 patch last), for
+   * later replicas. `patchJson` is the JSON of its JSONPatch and
+   * `secret` the identity-header secret generated for it, if any: the secret is cut out of the
+   * patch and never kept. Undefined when the body is not shaped as expected (then nothing is kept).
+   */
+  static keep(
+    result: AdmissionResult,
+    serviceAccount: string,
+    review: AdmissionReviewResponse,
+    body: string,
+    patchJson: string | undefined,
+    secret: string | undefined,
+  ): ReplicaAnswer | undefined {
+    const uidJson = JSON.stringify(review.response.uid);
+    const at = body.indexOf(uidJson);
+    if (at === -1) return undefined;
+    const head = body.slice(0, at);
+    const base64 = review.response.patch;
+    if (patchJson === undefined || base64 === undefined) {
+      if (secret !== undefined || patchJson !== undefined || base64 !== undefined) return undefined;
+      return new ReplicaAnswer(result, serviceAccount, head, body.slice(at + uidJson.length), undefined, '');
+    }
+    const tail = '"}}';
+    const patchAt = body.length - tail.length - base64.length;
+    if (!body.endsWith(tail) || !body.startsWith(base64, patchAt) || !body.startsWith('"patch":"', patchAt - 9)) return undefined;
+    const patchParts = secret === undefined ? [patchJson] : patchJson.split(secret);
+    return new ReplicaAnswer(result, serviceAccount, head, body.slice(at + uidJson.length, patchAt), patchParts, tail);
+  }
+
+  /** The response for another replica: its uid, and `secret()` where the kept answer's secret was. */
+  render(uid: string, secret: () => string): string {
+    const uidJson = JSON.stringify(uid);
+    if (!this.patchParts) return `${this.head}${uidJson}${this.middle}`;
+    const patch = this.patchParts.length === 1 ? this.patchParts[0] : this.patchParts.join(secret());
+    return `${this.head}${uidJson}${this.middle}${Buffer.from(patch).toString('base64')}${this.tail}`;
+  }
+}
