@@ -21,7 +21,7 @@ import { median, MiB, round } from '../lib/stats.mjs';
 const BUILTINS = ['node:crypto', 'node:fs', 'node:fs/promises', 'node:http', 'node:https', 'node:path', 'node:perf_hooks', 'node:url', 'node:util'];
 
 /** Libraries the sidecar bundles, in the order it needs them. */
-const LIBRARIES = ['pino', 'prom-client', '@azure/msal-node', 'express'];
+const LIBRARIES = ['prom-client', '@azure/msal-node', 'express'];
 
 /**
  * What is measured: each library alone over bare node, then a stack (built-ins, then each library

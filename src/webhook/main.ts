@@ -1,9 +1,8 @@
 import type { Server } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type pino from 'pino';
 import { ConfigError } from '../config/errors.js';
 import type { ListenAddress } from '../config/options.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger, type LogSink } from '../log.js';
 import { VERSION } from '../version.js';
 import { createAdmitter } from './admit.js';
 import { createHealthServer } from './health.js';
@@ -126,7 +125,7 @@ export interface RunExtras {
   /** stops the webhook like SIGTERM does (tests) */
   signal?: AbortSignal;
   /** log destination (default stdout) */
-  logDestination?: pino.DestinationStream;
+  logDestination?: LogSink;
   /** called once the webhook is ready (tests) */
   onReady?: (webhook: RunningWebhook) => void;
 }

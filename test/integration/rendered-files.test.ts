@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createLogger } from '../../src/log.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFileSpecs } from '../../src/contract/rendered-files.js';
 import type { Emulator } from '../../src/emulator/index.js';
@@ -32,7 +32,7 @@ describe('RenderedFiles: writes, failures and readiness', () => {
       files: files.value,
       fileMode: 0o644,
       metrics,
-      log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }),
+      log: createLogger('debug', 'sidecar', { write: (l: string) => void lines.push(l) }),
     });
     return { dir, r, lines, metrics };
   };

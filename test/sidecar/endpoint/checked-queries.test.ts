@@ -7,9 +7,9 @@
  * remembered) gives for that request alone.
  */
 import http from 'node:http';
+import { createLogger } from '../../../src/log.js';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken } from '../../../src/identity/access-token.js';
 import { CheckedQueries, MAX_REMEMBERED_QUERIES, MAX_REMEMBERED_QUERY_CHARS } from '../../../src/sidecar/endpoint/checked-queries.js';
@@ -51,7 +51,7 @@ async function startEndpoint(): Promise<Endpoint> {
     identityHeader: SECRET,
     allowedScopes: ALLOWED,
     metrics: new SidecarMetrics(),
-    log: pino({ level: 'silent' }),
+    log: createLogger('error', 'sidecar', { write: () => {} }),
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, server };

@@ -1,7 +1,7 @@
 import net, { type AddressInfo } from 'node:net';
+import { createLogger } from '../../../src/log.js';
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import type { AccessToken } from '../../../src/identity/access-token.js';
 import { ExchangeError } from '../../../src/identity/errors.js';
 import { createEndpointServer } from '../../../src/sidecar/endpoint/server.js';
@@ -39,7 +39,7 @@ const logLines: string[] = [];
 const metrics = new SidecarMetrics();
 
 beforeAll(async () => {
-  const log = pino({ level: 'debug' }, { write: (l: string) => void logLines.push(l) });
+  const log = createLogger('debug', 'sidecar', { write: (l: string) => void logLines.push(l) });
   server = createEndpointServer({ store, clientId: CLIENT_ID, identityHeader: SECRET, allowedScopes: undefined, metrics, log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -255,7 +255,7 @@ describe('everything else', () => {
 
 describe('allow-list', () => {
   it('refuses scopes outside ENTRA_SIDECAR_ALLOWED_SCOPES with 403', async () => {
-    const log = pino({ level: 'silent' });
+    const log = createLogger('error', 'sidecar', { write: () => {} });
     const s = createEndpointServer({
       store,
       clientId: CLIENT_ID,
