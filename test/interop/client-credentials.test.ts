@@ -1,5 +1,5 @@
 /**
- * Clusters without federation: the JS and Python Azure SDK clients get tokens from a sidecar that
+ * Clusters without federation: the JS, Python, Go and Java Azure SDK clients get tokens from a sidecar that
  * holds a client secret, and from one that holds a client certificate — with exactly the
  * environment the webhook gives an app today (no secret, no certificate, no
  * AZURE_FEDERATED_TOKEN_FILE), while the emulator shows which credential authenticated.
@@ -11,16 +11,16 @@ import { startTestEmulator } from '../helpers/emulator.js';
 import { registerCertificate, registerSecret, SecretVolume } from '../helpers/client-credential.js';
 import { startSidecarProcess, type SidecarProcess } from '../helpers/sidecar.js';
 import { appServiceEnv, CLIENTS, expectEmulatorToken, PYTHON, requestsDuring, requireClients, runClient, tokensOf, type ClientRun } from './setup.js';
-import { go, requireInstalled } from './sdk-clients.js';
+import { go, java, requireInstalled } from './sdk-clients.js';
 
 const ARM = 'https://management.azure.com/.default';
 const VAULT = 'https://vault.azure.net/.default';
 const LIFETIME = 3599;
 
 const skip = await requireClients('azure-identity-latest', 'python-azure-identity');
-// Go azidentity (the newest release) too, where the interop matrix has it
-const goInstall = await requireInstalled('go');
-const goDirs = goInstall.dirs;
+// Go azidentity (the newest release) and Java azure-identity too, where the interop matrix has them
+const goDirs = (await requireInstalled('go')).dirs;
+const javaDirs = (await requireInstalled('java')).dirs;
 
 type Run = (which: string, env: Record<string, string>, scopes: string[]) => Promise<ClientRun>;
 const CLIENTS_UNDER_TEST: { name: string; run: Run }[] = [
@@ -34,9 +34,10 @@ const CLIENTS_UNDER_TEST: { name: string; run: Run }[] = [
     run: (which, env, scopes) => runClient(`client-${which}-python`, PYTHON, [join(CLIENTS, 'azure_identity.py'), 'default', ...scopes], env, 60_000),
   },
   ...(goDirs ? [{ name: 'Go azidentity v1.15.0', run: ((_which, env, scopes) => go(goDirs, 'new').run('default', env, scopes, 60_000)) as Run }] : []),
+  ...(javaDirs ? [{ name: 'Java azure-identity', run: ((_which, env, scopes) => java(javaDirs).run('default', env, scopes, 90_000)) as Run }] : []),
 ];
 
-describe.skipIf(skip)('JS and Python DefaultAzureCredential against sidecars holding a client secret and a certificate', () => {
+describe.skipIf(skip)('JS, Python, Go and Java DefaultAzureCredential against sidecars holding a client secret and a certificate', () => {
   let emulator: Emulator;
   const sidecars: Record<'secret' | 'certificate', { sidecar: SidecarProcess; credentialId: string }> = {} as never;
 
