@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config/errors.js';
+import { SIDECAR_V8_FLAGS } from './contract/runtime.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: entra-sidecar <command> [options]
@@ -20,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
   const help = rest.includes('--help') || rest.includes('-h');
   switch (command) {
     case 'sidecar': {
+      setFlagsFromString(SIDECAR_V8_FLAGS);
       const m = await import('./sidecar/command.js');
       if (help) return printHelp(m.SIDECAR_HELP);
       return m.runSidecarCommand(rest, process.env);
