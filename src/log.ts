@@ -68,7 +68,7 @@ function body(fields: LogFields | undefined, message: string | undefined): strin
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || (key === 'msg' && message !== undefined)) continue;
       let json: string | undefined;
       try {
-        json = JSON.stringify(value instanceof Error ? errorFields(value) : value, replacer);
+        json = JSON.stringify(value, replacer);
       } catch {
         json = JSON.stringify(`[${key} could not be written]`);
       }
@@ -79,7 +79,7 @@ function body(fields: LogFields | undefined, message: string | undefined): strin
   return out;
 }
 
-/** Nested Errors as type and message; BigInts as strings. */
+/** Errors (the field itself or nested) as type and message; BigInts as strings. */
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) return errorFields(value);
   if (typeof value === 'bigint') return value.toString();

@@ -67,7 +67,9 @@ export async function startSecondWebhook(cp: ControlPlane, namespace: string, se
     ],
   });
   // the API server reads webhook configurations through an informer: a pod created right after the
-  // POST may not reach the new webhook yet. Dry-run pods that only it selects until it is called.
+  // POST may not reach the new webhook yet. Dry-run pods that only it selects until it is called:
+  // the API server calls admission webhooks before it answers a create, so each answer is the signal
+  // (called or not yet), and the next probe goes out as soon as it comes; the deadline bounds it.
   const deadline = Date.now() + 30_000;
   while (state.calls === 0) {
     if (Date.now() > deadline) throw new Error(`the API server did not call the second webhook within 30 s of ${configName} being created`);
@@ -77,7 +79,6 @@ export async function startSecondWebhook(cp: ControlPlane, namespace: string, se
       metadata: { name: uniqueName('second-webhook-probe'), labels: { [ADD_CONTAINER_LABEL]: 'true' } },
       spec: { serviceAccountName: serviceAccount, containers: [{ name: 'probe', image: 'registry.example.com/probe:1.0' }] },
     });
-    if (state.calls === 0) await new Promise((r) => setTimeout(r, 100));
   }
   state.calls = 0;
   return {
