@@ -96,10 +96,27 @@ export function allowPatchJson(uid: string, patchJson?: string, warnings?: strin
   const response: AdmissionResponse = { uid, allowed: true };
   if (patchJson !== undefined) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(patchJson).toString('base64');
+    response.patch = utf8Base64(patchJson);
   }
   if (warnings && warnings.length > 0) response.warnings = warnings;
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/** A scratch buffer for utf8Base64 (the patch of a typical pod is 2–10 KB). */
+const scratch = Buffer.alloc(64 * 1024);
+
+/**
+ * Base64 of a string's UTF-8 bytes (what `Buffer.from(text).toString('base64')` gives), encoded
+ * through one reused buffer instead of a new one per call; the bytes are zeroed after use (a patch
+ * holds the pod's identity header).
+ */
+export function utf8Base64(text: string): string {
+  // a UTF-16 unit is at most 3 UTF-8 bytes
+  if (text.length * 3 > scratch.length) return Buffer.from(text).toString('base64');
+  const n = scratch.write(text, 0, 'utf8');
+  const base64 = scratch.toString('base64', 0, n);
+  scratch.fill(0, 0, n);
+  return base64;
 }
 
 /**

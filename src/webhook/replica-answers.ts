@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AdmissionReviewResponse } from './admission-review.js';
+import { utf8Base64, type AdmissionReviewResponse } from './admission-review.js';
 import type { AdmissionResult } from './metrics.js';
 
 /**
@@ -137,6 +137,6 @@ export class ReplicaAnswer {
     const uidJson = JSON.stringify(uid);
     if (!this.patchParts) return `${this.head}${uidJson}${this.middle}`;
     const patch = this.patchParts.length === 1 ? this.patchParts[0] : this.patchParts.join(secret());
-    return `${this.head}${uidJson}${this.middle}${Buffer.from(patch).toString('base64')}${this.tail}`;
+    return `${this.head}${uidJson}${this.middle}${utf8Base64(patch)}${this.tail}`;
   }
 }

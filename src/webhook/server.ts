@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bound, serverOptions, type BodyLease, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
-import { parseAdmissionReview } from './admission-review.js';
+import { parseAdmissionReview, type AdmissionRequest } from './admission-review.js';
 import type { Admitter } from './admit.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TlsSource } from './tls.js';
@@ -22,15 +22,23 @@ export interface WebhookServerOptions {
   maxBodyBytes?: number;
 }
 
+/** Seconds since `started` (a performance.now() reading). */
+function elapsed(started: number): number {
+  return (performance.now() - started) / 1e3;
+}
+
 /** A JSON error body in the Kubernetes `Status` shape. */
 function status(code: number, reason: string, message: string): object {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
-function send(res: ServerResponse, code: number, body: object | string, extraHeaders: Record<string, string> = {}): void {
-  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': bytes.length, ...extraHeaders });
-  res.end(bytes);
+/** A JSON string, or an object to serialise; the body is written as a string (no Buffer copy of it). */
+function send(res: ServerResponse, code: number, body: object | string, extraHeaders?: Record<string, string>): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+  if (extraHeaders) Object.assign(headers, extraHeaders);
+  res.writeHead(code, headers);
+  res.end(text);
 }
 
 /**
@@ -51,39 +59,46 @@ export const ADMISSION_LIMITS: ListenerLimits = {
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 type Body = { kind: 'ok'; text: Buffer } | { kind: 'too-large' } | { kind: 'aborted' } | { kind: 'busy' };
+const TOO_LARGE: Body = { kind: 'too-large' };
+const ABORTED: Body = { kind: 'aborted' };
+const BUSY: Body = { kind: 'busy' };
 
 /**
  * Reads the body up to `max` bytes, each kept chunk drawn from the listener's body budget (spent:
- * `busy`); an oversized body is drained (bounded, not kept) so the 413 can be read.
+ * `busy`); an oversized body is drained (bounded, not kept) so the 413 can be read. `done` is
+ * called once, with the first outcome.
  */
-function readBody(req: IncomingMessage, max: number, lease: BodyLease): Promise<Body> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    let busy = false;
-    req.on('data', (chunk: Buffer) => {
-      if (busy) return;
-      size += chunk.length;
-      if (size <= max && !lease.take(chunk.length)) {
-        busy = true;
-        chunks.length = 0;
-        resolve({ kind: 'busy' });
-        return;
+function readBody(req: IncomingMessage, max: number, lease: BodyLease, done: (body: Body) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  let settled = false;
+  const settle = (body: Body): void => {
+    if (settled) return;
+    settled = true;
+    done(body);
+  };
+  req.on('data', (chunk: Buffer) => {
+    if (settled) return;
+    size += chunk.length;
+    if (size <= max && !lease.take(chunk.length)) {
+      chunks.length = 0;
+      settle(BUSY);
+      return;
+    }
+    if (size > max) {
+      tooLarge = true;
+      chunks.length = 0;
+      if (size > max + DRAIN_LIMIT_BYTES) {
+        req.destroy();
+        settle(ABORTED);
       }
-      if (size > max) {
-        tooLarge = true;
-        chunks.length = 0;
-        if (size > max + DRAIN_LIMIT_BYTES) {
-          req.destroy();
-          resolve({ kind: 'aborted' });
-        }
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? { kind: 'too-large' } : { kind: 'ok', text: Buffer.concat(chunks, size) }));
-    req.on('error', () => resolve({ kind: 'aborted' }));
-    req.on('close', () => resolve({ kind: 'aborted' }));
+    } else chunks.push(chunk);
   });
+  // one chunk (a typical review) is used as it came, not copied
+  req.on('end', () => settle(tooLarge ? TOO_LARGE : { kind: 'ok', text: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) }));
+  req.on('error', () => settle(ABORTED));
+  req.on('close', () => settle(ABORTED));
 }
 
 /**
@@ -101,9 +116,7 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
   const initial = options.tls.current();
   const server = createServer(
     { ...serverOptions(ADMISSION_LIMITS), cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
-    (req, res) => {
-      void handle(req, res);
-    },
+    (req, res) => handle(req, res),
   );
   options.tls.onChange((pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }));
   // a TLS listener cannot answer before the handshake: a refused connection is just closed
@@ -111,9 +124,8 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -127,44 +139,50 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > max + DRAIN_LIMIT_BYTES) {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
       req.resume();
       return;
     }
-    const body = await readBody(req, max, bounded.lease(res));
+    readBody(req, max, bounded.lease(res), (body) => answer(res, body, started));
+  }
+
+  function answer(res: ServerResponse, body: Body, started: number): void {
     if (body.kind === 'aborted') return;
     if (body.kind === 'busy') {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       return send(res, 503, status(503, 'ServiceUnavailable', 'the webhook holds too many AdmissionReviews at once; retry shortly'), {
         connection: 'close',
         'retry-after': '1',
       });
     }
     if (body.kind === 'too-large') {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
     }
-    const text = body.text.toString('utf8');
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(body.text.toString('utf8'));
     } catch (err) {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       return send(res, 400, status(400, 'BadRequest', `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`));
     }
     const parsed = parseAdmissionReview(json);
     if (!parsed.ok) {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       return send(res, 400, status(400, 'BadRequest', parsed.problem));
     }
+    void respond(res, parsed.request, body.text, started);
+  }
+
+  async function respond(res: ServerResponse, request: AdmissionRequest, review: Buffer, started: number): Promise<void> {
     try {
-      const answered = await options.admit(parsed.request, body.text);
-      metrics.observeAdmission(answered.result, elapsed());
+      const answered = await options.admit(request, review);
+      metrics.observeAdmission(answered.result, elapsed(started));
       if (answered.reused) metrics.replicaAnswers.inc();
       send(res, 200, answered.body);
     } catch (err) {
-      metrics.observeAdmission('error', elapsed());
+      metrics.observeAdmission('error', elapsed(started));
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'unexpected error while answering an AdmissionReview');
       send(res, 500, status(500, 'InternalError', 'internal error; see the webhook log'));
     }
