@@ -13,9 +13,10 @@ import type { AdmissionResult } from './metrics.js';
 import { mutatePod, needsServiceAccount } from './mutate.js';
 import { createJsonPatch } from './patch.js';
 import { checkPodShape, podDisplayName, serviceAccountNameOf, type Pod } from './pod.js';
-import { ReplicaAnswer, ReplicaAnswers, type ReviewKey } from './replica-answers.js';
+import { ReplicaAnswer, ReplicaAnswers, type ReplicaContext, type ReviewKey } from './replica-answers.js';
 import { ServiceAccountLookupError, type ServiceAccountLookup } from './service-accounts.js';
 import type { MutationSettings } from './settings.js';
+import type { ServiceAccountRef } from './annotations.js';
 
 export interface AdmitDeps {
   settings: MutationSettings;
@@ -49,6 +50,13 @@ export interface Admission extends Answered {
 export interface Admitter {
   (request: AdmissionRequest): Promise<Admission>;
   (request: AdmissionRequest, review: Buffer): Promise<Answered>;
+  /**
+   * The answer for a replica from the review's bytes alone, before they are parsed: only for the
+   * same bytes but a plain request.uid as a review whose answer was kept (ReplicaAnswers
+   * unparsedReplica()), and the same ServiceAccount. Undefined (or a promise of it): parse the
+   * review and call the admitter.
+   */
+  replica?: (review: Buffer) => Promise<Answered | undefined> | undefined;
 }
 
 const SECRET_BYTES = 32;
@@ -95,12 +103,14 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
     const namespace = request.namespace || pod.metadata?.namespace || 'default';
     const podName = podDisplayName(pod, request.name);
     const ctx = { namespace, pod: podName, uid };
+    const context: ReplicaContext = { namespace, pod: podName, serviceAccount: undefined };
     try {
       let serviceAccount;
       if (needsServiceAccount(pod)) {
         const saName = serviceAccountNameOf(pod);
+        context.serviceAccount = saName;
         try {
-          serviceAccount = await deps.serviceAccounts.get(namespace, saName);
+          serviceAccount = await lookupServiceAccount(namespace, saName, review);
         } catch (err) {
           const message = err instanceof ServiceAccountLookupError ? err.message : `could not read ServiceAccount ${namespace}/${saName}`;
           deps.log.warn({ ...ctx, serviceAccount: saName, reason: err instanceof ServiceAccountLookupError ? err.reason : 'other' }, message);
@@ -128,7 +138,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       });
       if (outcome.kind === 'skipped') {
         deps.log.debug({ ...ctx, reason: outcome.reason }, 'skipped');
-        return keep(key, saFingerprint, fresh(allowResponse(uid), 'skipped'), undefined, secrets);
+        return keep(key, saFingerprint, fresh(allowResponse(uid), 'skipped'), undefined, secrets, review, context);
       }
       if (outcome.kind === 'denied') {
         deps.log.info({ ...ctx, reason: outcome.message }, 'denied');
@@ -137,24 +147,82 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       const patch = createJsonPatch(pod, outcome.pod);
       if (patch.length === 0) {
         deps.log.debug(ctx, 'already injected; nothing to add');
-        return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets);
+        return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets, review, context);
       }
       deps.log.debug({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
       const patchJson = JSON.stringify(patch);
-      return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets);
+      return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets, review, context);
     } catch (err) {
       deps.log.error({ ...ctx, err: err instanceof Error ? err.message : String(err) }, 'internal error while mutating');
       return fresh(denyResponse(uid, 500, 'entra-sidecar: internal error while mutating the pod; see the webhook log'), 'error');
     }
   }
 
-  /** Keeps an answer for later replicas (at most one generated secret, cut out), and returns it. */
-  function keep(key: ReviewKey | undefined, saFingerprint: string, admission: Admission, patchJson: string | undefined, secrets: string[]): Admission {
-    if (key === undefined || secrets.length > 1 || !replicas.seenBefore(key)) return admission;
+  /**
+   * Keeps an answer for later replicas (at most one generated secret, cut out), and returns it.
+   * Marked direct when the review's first `"uid":"` is its request.uid: later replicas are then
+   * answered before their reviews are parsed.
+   */
+  function keep(
+    key: ReviewKey | undefined,
+    saFingerprint: string,
+    admission: Admission,
+    patchJson: string | undefined,
+    secrets: string[],
+    review: Buffer | undefined,
+    context: ReplicaContext,
+  ): Admission {
+    if (key === undefined || review === undefined || secrets.length > 1 || !replicas.seenBefore(key)) return admission;
     const kept = ReplicaAnswer.keep(admission.result, saFingerprint, admission.review, admission.body, patchJson, secrets[0]);
-    if (kept) replicas.set(key, kept);
+    if (kept) {
+      if (replicas.uidIsFirstMember(review, admission.review.response.uid)) kept.direct = context;
+      replicas.set(key, kept);
+    }
     return admission;
   }
 
+  /** See Admitter.replica. */
+  function replica(review: Buffer): Promise<Answered | undefined> | undefined {
+    const found = replicas.unparsedReplica(review);
+    if (!found?.answer.direct) return undefined;
+    return answerReplica(review, found.uid, found.key, found.answer, found.answer.direct);
+  }
+
+  /** A ServiceAccount lookup that answerReplica() made for these bytes before giving up on them. */
+  const earlierLookups = new WeakMap<Buffer, { namespace: string; name: string; result: Promise<ServiceAccountRef | null> }>();
+
+  function lookupServiceAccount(namespace: string, name: string, review: Buffer | undefined): Promise<ServiceAccountRef | null> {
+    const earlier = review && earlierLookups.get(review);
+    if (earlier) {
+      earlierLookups.delete(review);
+      if (earlier.namespace === namespace && earlier.name === name) return earlier.result;
+    }
+    return deps.serviceAccounts.get(namespace, name);
+  }
+
+  async function answerReplica(review: Buffer, uid: string, key: ReviewKey, answer: ReplicaAnswer, context: ReplicaContext): Promise<Answered | undefined> {
+    let saFingerprint = '';
+    if (context.serviceAccount !== undefined) {
+      const lookup = deps.serviceAccounts.get(context.namespace, context.serviceAccount);
+      let serviceAccount;
+      try {
+        serviceAccount = await lookup;
+      } catch {
+        serviceAccount = null;
+      }
+      if (!serviceAccount) {
+        // decided afresh, with this lookup's outcome (not a second wait for a missing ServiceAccount)
+        earlierLookups.set(review, { namespace: context.namespace, name: context.serviceAccount, result: lookup });
+        return undefined;
+      }
+      saFingerprint = JSON.stringify(serviceAccount.annotations);
+    }
+    // the ServiceAccount's annotations changed since: decided afresh (get() drops the answer)
+    if (replicas.get(key, saFingerprint) !== answer) return undefined;
+    deps.log.debug({ namespace: context.namespace, pod: context.pod, uid, result: answer.result }, 'answered as an earlier replica of this pod template');
+    return { body: answer.render(uid, newSecret), result: answer.result, reused: true };
+  }
+
+  (admit as Admitter).replica = replica;
   return admit as Admitter;
 }

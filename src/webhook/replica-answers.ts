@@ -26,6 +26,8 @@ export class ReplicaAnswers {
   private readonly entries = new Map<ReviewKey, ReplicaAnswer>();
   /** keys seen once, oldest first: an answer is kept when its review comes a second time */
   private readonly seen = new Set<ReviewKey>();
+  /** the key unparsedKey() computed last, for keyOf() on the same bytes */
+  private last: { review: Buffer; uid: string; key: ReviewKey } | undefined;
 
   constructor(
     readonly maxEntries = 128,
@@ -40,14 +42,65 @@ export class ReplicaAnswers {
    * reviews share a key only when they are the same bytes around one uid at the same place.
    */
   keyOf(review: Buffer, uid: string): ReviewKey | undefined {
+    // the key unparsedKey() just computed for these bytes and this uid, if it did
+    if (this.last !== undefined && this.last.review === review && this.last.uid === uid) return this.last.key;
     if (review.length > this.maxReviewBytes || uid === '') return undefined;
     const at = review.indexOf(uid, 0, 'utf8');
     if (at === -1 || review.indexOf(uid, at + 1, 'utf8') !== -1) return undefined;
-    return createHash('sha256')
-      .update(`${at}:`)
-      .update(review.subarray(0, at))
-      .update(review.subarray(at + Buffer.byteLength(uid)))
-      .digest('base64');
+    return digest(review, at, at + Buffer.byteLength(uid));
+  }
+
+  /**
+   * The key of a review not parsed yet, and its uid: the value of the first `"uid":"` in its bytes
+   * (where the API server writes request.uid), when that value is plain (letters, digits and `-`,
+   * as the API server's UUIDs) and occurs once. It is the key keyOf() gives when that value is
+   * the review's request.uid; whether it is, only an answer kept with `direct` says (see
+   * unparsedReplica()). Undefined when the review is too large or has no such uid.
+   */
+  unparsedKey(review: Buffer): { uid: string; key: ReviewKey } | undefined {
+    if (review.length > this.maxReviewBytes) return undefined;
+    const at = uidPlace(review);
+    if (at === -1) return undefined;
+    const end = review.indexOf(QUOTE, at);
+    if (end === -1 || end - at > MAX_PLAIN_UID) return undefined;
+    const uid = review.toString('latin1', at, end);
+    if (!PLAIN_UID.test(uid) || review.indexOf(uid, 0, 'latin1') !== at || review.indexOf(uid, end, 'latin1') !== -1) return undefined;
+    const key = digest(review, at, end);
+    this.last = { review, uid, key };
+    return { uid, key };
+  }
+
+  /**
+   * The answer kept for a replica whose review is not parsed yet: one kept with `direct` (its
+   * review's first `"uid":"` value was shown to be its request.uid), for the same bytes around
+   * such a value. Such a review is that review with another plain request.uid; its ServiceAccount
+   * is still to be checked (get()).
+   */
+  unparsedReplica(review: Buffer): { uid: string; key: ReviewKey; answer: ReplicaAnswer } | undefined {
+    if (this.entries.size === 0) return undefined;
+    const found = this.unparsedKey(review);
+    if (!found) return undefined;
+    const answer = this.entries.get(found.key);
+    return answer?.direct ? { uid: found.uid, key: found.key, answer } : undefined;
+  }
+
+  /**
+   * Whether a review's first `"uid":"` value is its request.uid (`uid`, at the place keyOf()
+   * found it): the review with a plain marker in that place must parse to a request whose uid is
+   * the marker. Then the same bytes around any other plain value are the same review with that
+   * request.uid, and a replica's answer may be found before its review is parsed.
+   */
+  uidIsFirstMember(review: Buffer, uid: string): boolean {
+    const at = uidPlace(review);
+    const end = at + Buffer.byteLength(uid);
+    if (at === -1 || review.toString('utf8', at, end) !== uid || review[end] !== QUOTE) return false;
+    const marker = uid === '0'.repeat(uid.length) ? '1'.repeat(uid.length) : '0'.repeat(uid.length);
+    try {
+      const text = `${review.toString('utf8', 0, at)}${marker}${review.toString('utf8', end)}`;
+      return JSON.parse(text)?.request?.uid === marker;
+    } catch {
+      return false;
+    }
   }
 
   /** The answer kept for this key, if the ServiceAccount it was decided with is unchanged. */
@@ -88,11 +141,38 @@ export class ReplicaAnswers {
 /** A SHA-256 digest (base64) of a review's bytes without its uid, and of the uid's place. */
 export type ReviewKey = string;
 
+const QUOTE = 0x22;
+const UID_MEMBER = Buffer.from('"uid":"');
+const PLAIN_UID = /^[0-9A-Za-z-]+$/;
+const MAX_PLAIN_UID = 256;
+
+/** Where the value of the first `"uid":"` member starts in a review's bytes, or -1. */
+function uidPlace(review: Buffer): number {
+  const member = review.indexOf(UID_MEMBER);
+  return member === -1 ? -1 : member + UID_MEMBER.length;
+}
+
+/** The key: a SHA-256 digest of the uid's place (`at`) and the bytes before `at` and from `end` on. */
+function digest(review: Buffer, at: number, end: number): ReviewKey {
+  return createHash('sha256').update(`${at}:`).update(review.subarray(0, at)).update(review.subarray(end)).digest('base64');
+}
+
+/** Who a kept answer was decided for: what a replica's answer found before parsing needs for its ServiceAccount check and its log line. */
+export interface ReplicaContext {
+  namespace: string;
+  pod: string;
+  /** the ServiceAccount read for the decision, if one was */
+  serviceAccount: string | undefined;
+}
+
 /**
  * One kept answer: the AdmissionReview response as text around the uid, with the base64 patch's
  * JSON split where the generated secret was (no secret is kept).
  */
 export class ReplicaAnswer {
+  /** set once kept: the answer may be found before a replica's review is parsed (unparsedReplica()), for this request */
+  direct: ReplicaContext | undefined = undefined;
+
   private constructor(
     readonly result: AdmissionResult,
     readonly serviceAccount: string,

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bound, serverOptions, type BodyLease, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
-import { parseAdmissionReview, type AdmissionRequest } from './admission-review.js';
-import type { Admitter } from './admit.js';
+import { parseAdmissionReview } from './admission-review.js';
+import type { Admitter, Answered } from './admit.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TlsSource } from './tls.js';
 
@@ -160,9 +160,16 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       metrics.observeAdmission('error', elapsed(started));
       return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
     }
+    // a replica of a pod template whose answer was kept: answered before its review is parsed
+    const early = options.admit.replica?.(body.text);
+    if (early) return void respondEarly(res, early, body.text, started);
+    parseAndAdmit(res, body.text, started);
+  }
+
+  function parseAndAdmit(res: ServerResponse, text: Buffer, started: number): void {
     let json: unknown;
     try {
-      json = JSON.parse(body.text.toString('utf8'));
+      json = JSON.parse(text.toString('utf8'));
     } catch (err) {
       metrics.observeAdmission('error', elapsed(started));
       return send(res, 400, status(400, 'BadRequest', `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`));
@@ -172,12 +179,23 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       metrics.observeAdmission('error', elapsed(started));
       return send(res, 400, status(400, 'BadRequest', parsed.problem));
     }
-    void respond(res, parsed.request, body.text, started);
+    void respond(res, options.admit(parsed.request, text), started);
   }
 
-  async function respond(res: ServerResponse, request: AdmissionRequest, review: Buffer, started: number): Promise<void> {
+  async function respondEarly(res: ServerResponse, early: Promise<Answered | undefined>, text: Buffer, started: number): Promise<void> {
+    let answered: Answered | undefined;
     try {
-      const answered = await options.admit(request, review);
+      answered = await early;
+    } catch {
+      answered = undefined;
+    }
+    if (answered) return respond(res, Promise.resolve(answered), started);
+    parseAndAdmit(res, text, started);
+  }
+
+  async function respond(res: ServerResponse, answer: Promise<Answered>, started: number): Promise<void> {
+    try {
+      const answered = await answer;
       metrics.observeAdmission(answered.result, elapsed(started));
       if (answered.reused) metrics.replicaAnswers.inc();
       send(res, 200, answered.body);

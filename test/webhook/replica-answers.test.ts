@@ -164,4 +164,89 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
     const late = byName(applyJsonPatch(injected, patchOf(again[2])), 'late');
     expect(env(late).IDENTITY_HEADER).toBe(secret(1));
   });
+
+  describe('answered before the review is parsed (Admitter.replica)', () => {
+    /** the bytes of one replica's review */
+    const bytes = (p: Pod, name: string) => Buffer.from(reviewText(p, uid(name)));
+
+    it('gives the answer deciding afresh gives: the replica’s uid and a new secret, once an answer is kept', async () => {
+      const pod = loadPod('deployment-pod');
+      const { admit, replica, serviceAccounts } = setup(pod);
+      expect(admit.replica?.(bytes(pod, 'e0'))).toBeUndefined(); // nothing kept yet
+      await replica(pod, 'e1');
+      const second = await replica(pod, 'e2');
+      const gets = serviceAccounts.gets;
+      const third = await admit.replica?.(bytes(pod, 'e3'));
+      expect(third).toBeDefined();
+      if (!third) return;
+      expect([third.reused, third.result]).toEqual([true, 'injected']);
+      expect(serviceAccounts.gets).toBe(gets + 1); // the ServiceAccount is still checked
+      expect(response(third).uid).toBe(uid('e3'));
+      expect(JSON.stringify(patchOf(third))).toBe(JSON.stringify(patchOf(second)).replaceAll(secret(2), secret(3)));
+      const fresh = setup(pod);
+      await fresh.admit(requestOf(reviewText(pod, uid('x'))));
+      await fresh.admit(requestOf(reviewText(pod, uid('y'))));
+      expect(third.body).toBe((await fresh.admit(requestOf(reviewText(pod, uid('e3'))))).body);
+      // any other byte, or a uid that is not plain: parse it
+      const other = structuredClone(pod);
+      other.metadata!.labels!.extra = 'x';
+      expect(admit.replica?.(bytes(other, 'e4'))).toBeUndefined();
+      expect(admit.replica?.(Buffer.from(reviewText(pod, 'e5_0000-0000-4000-8000-000000000000')))).toBeUndefined();
+      expect(admit.replica?.(Buffer.from(reviewText(pod, `${uid('e6')}\\u0030`)))).toBeUndefined();
+    });
+
+    it('only where the first "uid" member is the request’s uid: another member with that value first is not reused unparsed', async () => {
+      const pod = loadPod('deployment-pod');
+      const { admit } = setup(pod);
+      // request.uid written with an escape, and the same value, plain, in a member named uid before it
+      const crafted = (first: string, name: string) =>
+        Buffer.from(
+          `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","before":{"uid":"${first}"},"request":{"uid":"\\u00${uid(name).charCodeAt(0).toString(16)}${uid(name).slice(1)}","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"shop","object":${JSON.stringify(pod)}}}`,
+        );
+      // three replicas, the same bytes: the second's answer is kept
+      for (let i = 0; i < 3; i++) {
+        const text = crafted(uid('k1'), 'k1');
+        const request = requestOf(text.toString());
+        expect(request.uid).toBe(uid('k1'));
+        await admit(request, text);
+      }
+      // the same bytes but the first member's value: another review, whose request.uid is still k1's
+      const attempt = crafted(uid('evil'), 'k1');
+      expect(admit.replica?.(attempt)).toBeUndefined();
+      expect(response(await admit(requestOf(attempt.toString()), attempt)).uid).toBe(uid('k1'));
+      // (keyed by the member that names the uid as written, the kept answer is found, and would be wrong)
+      expect((await admit(requestOf(crafted(uid('k1'), 'k1').toString()), crafted(uid('k1'), 'k1'))).reused).toBe(true);
+    });
+
+    it('a ServiceAccount changed or gone: parsed and decided afresh, with one lookup', async () => {
+      const pod = loadPod('deployment-pod');
+      const { admit, replica, serviceAccounts, replicaAnswers } = setup(pod);
+      await replica(pod, 's1');
+      await replica(pod, 's2');
+      serviceAccounts.sa = {
+        ...serviceAccounts.sa,
+        annotations: { ...serviceAccounts.sa.annotations, 'azure.workload.identity/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa' },
+      };
+      expect(await admit.replica?.(bytes(pod, 's3'))).toBeUndefined();
+      expect(replicaAnswers.size()).toBe(0);
+      const afresh = await replica(pod, 's3');
+      expect(afresh.reused).toBe(false);
+      expect(env(byName(applyJsonPatch(pod, patchOf(afresh)), 'entra-sidecar')).AZURE_CLIENT_ID).toBe('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
+      // gone: the denial comes from the lookup already made, not a second wait for it
+      await replica(pod, 's4');
+      const missing = setup(pod);
+      await missing.replica(pod, 'm1');
+      await missing.replica(pod, 'm2');
+      missing.serviceAccounts.get = async () => {
+        missing.serviceAccounts.gets++;
+        return null;
+      };
+      const text = bytes(pod, 'm3');
+      const gets = missing.serviceAccounts.gets;
+      expect(await missing.admit.replica?.(text)).toBeUndefined();
+      const denied = await missing.admit(requestOf(text.toString()), text);
+      expect(denied.result).toBe('denied');
+      expect(missing.serviceAccounts.gets).toBe(gets + 1);
+    });
+  });
 });

@@ -193,6 +193,28 @@ describe('HTTPS admission end to end', () => {
     expect(byName(pod, 'entra-sidecar')).toBeDefined();
   });
 
+  it('replicas of the fixture (the same review, each its own uid): from the third on answered as the second was, each with its uid and its own identity header', async () => {
+    const sent = JSON.parse(readFileSync(join(FIXTURES, 'admission-review.json'), 'utf8'));
+    sent.request.object.metadata.labels.test = 'replicas'; // a template no other test sends
+    const text = JSON.stringify(sent);
+    const reused = Number(await metric('entra_sidecar_webhook_replica_answers_total').then((l) => l.split(' ')[1]));
+    const uids = [1, 2, 3, 4].map((n) => `${sent.request.uid.slice(0, 24)}${String(n).padStart(12, '0')}`);
+    const replies = [];
+    for (const u of uids) replies.push(await post('/mutate', text.replace(sent.request.uid, u)));
+    expect(await metric('entra_sidecar_webhook_replica_answers_total')).toBe(`entra_sidecar_webhook_replica_answers_total ${reused + 2}`);
+    const headers = replies.map((r, i) => {
+      expect(r.status).toBe(200);
+      expect(r.json.response.uid).toBe(uids[i]);
+      const pod = applyJsonPatch(sent.request.object as Pod, decodePatch(r));
+      assertValidPod(pod);
+      return env(byName(pod, 'entra-sidecar')).ENTRA_SIDECAR_IDENTITY_HEADER;
+    });
+    expect(new Set(headers).size).toBe(4);
+    // the same answer but for the uid and the header
+    const strip = (r: Reply, i: number) => JSON.stringify(decodePatch(r)).replaceAll(headers[i] as string, 'H');
+    expect(strip(replies[3] as Reply, 3)).toBe(strip(replies[1] as Reply, 1));
+  });
+
   it('uses the mode read from the API server version (1.31 → container)', async () => {
     expect(webhook.settings.mode).toBe('container');
     const pod = loadPod('deployment-pod');
