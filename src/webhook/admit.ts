@@ -11,7 +11,6 @@ import {
 } from './admission-review.js';
 import type { AdmissionResult } from './metrics.js';
 import { mutatePod, needsServiceAccount } from './mutate.js';
-import { createJsonPatch } from './patch.js';
 import { checkPodShape, podDisplayName, serviceAccountNameOf, type Pod } from './pod.js';
 import { ReplicaAnswer, ReplicaAnswers, type ReplicaContext, type ReviewKey } from './replica-answers.js';
 import { ServiceAccountLookupError, type ServiceAccountLookup } from './service-accounts.js';
@@ -144,7 +143,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
         deps.log.info({ ...ctx, reason: outcome.message }, 'denied');
         return fresh(denyResponse(uid, 400, outcome.message), 'denied');
       }
-      const patch = createJsonPatch(pod, outcome.pod);
+      const { patch } = outcome;
       if (patch.length === 0) {
         deps.log.debug(ctx, 'already injected; nothing to add');
         return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets, review, context);

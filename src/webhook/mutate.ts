@@ -22,6 +22,7 @@ import {
   reservedVolumeNamesInUse,
 } from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
+import { escapePointerSegment, PatchRecorder, type JsonPatchOperation } from './patch.js';
 import { specDifferences, withoutApiServerAdditions } from './spec-differences.js';
 import type { MutationSettings } from './settings.js';
 import { parseFileSpecs } from '../contract/rendered-files.js';
@@ -29,7 +30,16 @@ import { passwordFileOwner, runAsUserOf } from './rendered-files.js';
 import type { InjectionOptions } from './annotations.js';
 
 /** What the webhook decided for one pod. A `mutated` pod may equal the input (nothing to add). */
-export type MutationOutcome = { kind: 'skipped'; reason: string } | { kind: 'denied'; message: string } | { kind: 'mutated'; pod: Pod; warnings: string[] };
+export type MutationOutcome =
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'denied'; message: string }
+  | {
+      kind: 'mutated';
+      pod: Pod;
+      /** the JSONPatch that turns the input into `pod`, recorded as it was made (empty: nothing to add) */
+      patch: JsonPatchOperation[];
+      warnings: string[];
+    };
 
 /** The webhook's containers already in a pod, and the mode they reveal. */
 interface ExistingInjection {
@@ -188,22 +198,30 @@ function injectFresh(
   problems.push(...podProblems(pod, options, settings, undefined));
   if (problems.length > 0) return deny(problems);
 
+  const ops = new PatchRecorder();
   const out = copyForMutation(pod);
   const identityHeader = options.mode === 'init-only' ? undefined : newSecret();
-  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)));
-  const inits = out.spec.initContainers ?? [];
+  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)), ops);
+  const inits = out.spec.initContainers;
+  const prependInit = (c: Container) => {
+    ops.prepend('/spec/initContainers', inits, c);
+    out.spec.initContainers = inits ? [c, ...inits] : [c];
+  };
   if (options.mode === 'native') {
-    out.spec.initContainers = [buildSidecarContainer(options, settings, identityHeader as string, 'native'), ...inits];
+    prependInit(buildSidecarContainer(options, settings, identityHeader as string, 'native'));
   } else {
-    if (options.tokens.length > 0) out.spec.initContainers = [buildOnceInitContainer(options, settings), ...inits];
-    if (options.mode === 'container')
-      out.spec.containers = [buildSidecarContainer(options, settings, identityHeader as string, 'container'), ...out.spec.containers];
+    if (options.tokens.length > 0) prependInit(buildOnceInitContainer(options, settings));
+    if (options.mode === 'container') {
+      const sidecar = buildSidecarContainer(options, settings, identityHeader as string, 'container');
+      ops.prepend('/spec/containers', out.spec.containers, sidecar);
+      out.spec.containers = [sidecar, ...out.spec.containers];
+    }
   }
 
   const values: AppEnvValues = { clientId: options.clientId, port: options.port, mountPath: options.mountPath, identityHeader, app: options.app };
-  const mountProblems = applyToAppContainers(out, options.mode, values);
+  const mountProblems = applyToAppContainers(out, options.mode, values, ops);
   if (mountProblems.length > 0) return deny(mountProblems);
-  markInjected(out);
+  markInjected(out, ops);
 
   const warnings = [...skipWarnings(pod, options.app), ...processNamespaceWarnings(pod, options)];
   if (options.mode === 'container' && pod.spec.restartPolicy !== undefined && pod.spec.restartPolicy !== 'Always') {
@@ -211,7 +229,7 @@ function injectFresh(
       `${ANNOTATION.mode}: container on a pod with restartPolicy ${pod.spec.restartPolicy}: the sidecar keeps running, so the pod never completes; use native or init-only`,
     );
   }
-  return { kind: 'mutated', pod: out, warnings };
+  return { kind: 'mutated', pod: out, patch: ops.ops, warnings };
 }
 
 /**
@@ -243,12 +261,13 @@ function topUp(
   const problems = podProblems(pod, options, settings, options.mountPath);
   if (problems.length > 0) return deny(problems);
   const values: AppEnvValues = { clientId: options.clientId, port: options.port, mountPath: options.mountPath, identityHeader, app: options.app };
+  const ops = new PatchRecorder();
   const out = copyForMutation(pod);
-  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)));
-  const mountProblems = applyToAppContainers(out, existing.mode, values);
+  addMissingVolumes(out, injectedVolumes(options.tokenExpirationSeconds, options.clientCredential, fsGroupOf(pod)), ops);
+  const mountProblems = applyToAppContainers(out, existing.mode, values, ops);
   if (mountProblems.length > 0) return deny(mountProblems);
-  markInjected(out);
-  return { kind: 'mutated', pod: out, warnings: [] };
+  markInjected(out, ops);
+  return { kind: 'mutated', pod: out, patch: ops.ops, warnings: [] };
 }
 
 /**
@@ -312,26 +331,27 @@ function earlierInjectionDifferences(
  * Gives every app and init container the read-only token mount and, where something serves it
  * when the container starts, the environment. Returns mount clashes.
  */
-function applyToAppContainers(pod: Pod, mode: InjectionMode, values: AppEnvValues): string[] {
+function applyToAppContainers(pod: Pod, mode: InjectionMode, values: AppEnvValues, ops: PatchRecorder): string[] {
   const problems: string[] = [];
   const skip = values.app.skipContainers;
-  const apply = (c: Container, access: AppAccess) => {
+  const apply = (c: Container, access: AppAccess, path: string) => {
     if (OWN_CONTAINERS.has(c.name) || skip.has(c.name)) return;
-    const problem = addAppMount(c, values.mountPath);
+    const at = { ops, path };
+    const problem = addAppMount(c, values.mountPath, at);
     if (problem) {
       problems.push(
         `${problem}, where entra-sidecar mounts the token files: set ${ANNOTATION.mountPath} to another path, or list ${c.name} in ${ANNOTATION.skipContainers}`,
       );
       return;
     }
-    addEnvIfAbsent(c, appEnv(values, access));
+    addEnvIfAbsent(c, appEnv(values, access), at);
   };
   const inits = pod.spec.initContainers ?? [];
   const anchor = inits.findIndex((c) => c.name === (mode === 'native' ? SIDECAR_CONTAINER_NAME : ONCE_INIT_CONTAINER_NAME));
   const afterAnchor: AppAccess = mode === 'native' ? 'endpoint' : 'files';
-  inits.forEach((c, i) => apply(c, anchor >= 0 && i > anchor ? afterAnchor : 'none'));
+  inits.forEach((c, i) => apply(c, anchor >= 0 && i > anchor ? afterAnchor : 'none', `/spec/initContainers/${i}`));
   const appAccess: AppAccess = mode === 'init-only' ? 'files' : 'endpoint';
-  for (const c of pod.spec.containers) apply(c, appAccess);
+  pod.spec.containers.forEach((c, i) => apply(c, appAccess, `/spec/containers/${i}`));
   return problems;
 }
 
@@ -346,10 +366,24 @@ function copyForMutation(pod: Pod): Pod {
   return { ...pod, metadata: { ...(pod.metadata ?? {}) }, spec };
 }
 
-function markInjected(pod: Pod): void {
+const LABEL_PATH = `/metadata/labels/${escapePointerSegment(INJECTED_LABEL)}`;
+const STATUS_PATH = `/metadata/annotations/${escapePointerSegment(ANNOTATION.status)}`;
+
+/** Labels and annotates an injected pod (it has metadata: it opted in with an annotation). */
+function markInjected(pod: Pod, ops: PatchRecorder): void {
   const meta = (pod.metadata ??= {});
-  if (meta.labels?.[INJECTED_LABEL] !== 'true') meta.labels = { ...(meta.labels ?? {}), [INJECTED_LABEL]: 'true' };
-  if (meta.annotations?.[ANNOTATION.status] !== STATUS_INJECTED) meta.annotations = { ...(meta.annotations ?? {}), [ANNOTATION.status]: STATUS_INJECTED };
+  const labels = meta.labels;
+  if (labels?.[INJECTED_LABEL] !== 'true') {
+    if (labels) ops.set(LABEL_PATH, 'true', labels[INJECTED_LABEL] !== undefined);
+    else ops.set('/metadata/labels', { [INJECTED_LABEL]: 'true' });
+    meta.labels = { ...(labels ?? {}), [INJECTED_LABEL]: 'true' };
+  }
+  const annotations = meta.annotations;
+  if (annotations?.[ANNOTATION.status] !== STATUS_INJECTED) {
+    if (annotations) ops.set(STATUS_PATH, STATUS_INJECTED, annotations[ANNOTATION.status] !== undefined);
+    else ops.set('/metadata/annotations', { [ANNOTATION.status]: STATUS_INJECTED });
+    meta.annotations = { ...(annotations ?? {}), [ANNOTATION.status]: STATUS_INJECTED };
+  }
 }
 
 function fsGroupOf(pod: Pod): number | undefined {

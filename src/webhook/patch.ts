@@ -6,6 +6,46 @@
 
 export type JsonPatchOperation = { op: 'add'; path: string; value: unknown } | { op: 'remove'; path: string } | { op: 'replace'; path: string; value: unknown };
 
+/**
+ * The operations of a mutation, recorded as it is made: the mutation writes its copy of the object
+ * and says here what it wrote, so the patch needs no diff of the two. Every path is one in the
+ * object as it stands after the operations recorded before it (indices included).
+ *
+ * @example
+ * const ops = new PatchRecorder();
+ * ops.append('/spec/volumes', pod.spec.volumes, [volume]); // add /spec/volumes/2, or /spec/volumes [volume]
+ */
+export class PatchRecorder {
+  readonly ops: JsonPatchOperation[] = [];
+
+  /** `value` set at `path`: a member added (`existed` false) or replaced. */
+  set(path: string, value: unknown, existed = false): void {
+    this.ops.push(existed ? { op: 'replace', path, value } : { op: 'add', path, value });
+  }
+
+  /** `items` appended to the list at `path`, which was `existing` (undefined: there was none). */
+  append(path: string, existing: readonly unknown[] | undefined, items: readonly unknown[]): void {
+    if (items.length === 0) return;
+    if (existing === undefined) {
+      this.ops.push({ op: 'add', path, value: [...items] });
+      return;
+    }
+    for (let i = 0; i < items.length; i++) this.ops.push({ op: 'add', path: `${path}/${existing.length + i}`, value: items[i] });
+  }
+
+  /** `item` inserted first in the list at `path`, which was `existing` (undefined: there was none). */
+  prepend(path: string, existing: readonly unknown[] | undefined, item: unknown): void {
+    this.ops.push(existing === undefined ? { op: 'add', path, value: [item] } : { op: 'add', path: `${path}/0`, value: item });
+  }
+}
+
+/** Where in a pod a mutation helper writes, and the recorder it tells. */
+export interface PatchAt {
+  ops: PatchRecorder;
+  /** JSON Pointer of the object the helper changes (a container: /spec/containers/1) */
+  path: string;
+}
+
 /** Escapes one JSON Pointer segment (`~` → `~0`, `/` → `~1`). */
 export function escapePointerSegment(segment: string): string {
   if (segment.indexOf('~') === -1 && segment.indexOf('/') === -1) return segment;

@@ -7,6 +7,7 @@ import type { MutationSettings } from '../../src/webhook/settings.js';
 import {
   allContainers,
   applyJsonPatch,
+  applyJsonPatchStrictly,
   assertValidPod,
   byName,
   CLIENT_ID,
@@ -43,6 +44,7 @@ function inject(pod: Pod, sa: ServiceAccountRef | undefined = workloadIdentitySa
   const patch = createJsonPatch(pod, out.pod);
   const patched = applyJsonPatch(pod, patch);
   expect(patched).toEqual(out.pod);
+  expect(applyJsonPatchStrictly(pod, out.patch), 'the patch recorded while mutating yields the same pod').toEqual(out.pod);
   assertValidPod(patched);
   const again = mutated(
     mutatePod(patched, sa, s, () => {
@@ -50,6 +52,7 @@ function inject(pod: Pod, sa: ServiceAccountRef | undefined = workloadIdentitySa
     }),
   );
   expect(createJsonPatch(patched, again.pod), 'second pass is a no-op').toEqual([]);
+  expect(again.patch, 'second pass records nothing').toEqual([]);
   return { pod: patched, patch, warnings: out.warnings };
 }
 
@@ -356,6 +359,8 @@ describe('reinvocation after another webhook added a container', () => {
 
   it('tops up only the new container: its environment and the read-only mount', () => {
     expect(patch.every((op) => op.path.startsWith('/spec/containers/2/'))).toBe(true);
+    expect(second.patch.every((op) => op.path.startsWith('/spec/containers/2/'))).toBe(true);
+    expect(applyJsonPatchStrictly(afterDapr, second.patch)).toEqual(second.pod);
     const daprd = byName(pod, 'daprd');
     expect(env(daprd)).toMatchObject({ DAPR_HTTP_PORT: '3500', IDENTITY_ENDPOINT: 'http://127.0.0.1:42350/msi/token', AZURE_CLIENT_ID: CLIENT_ID });
     expect(daprd?.volumeMounts).toEqual([{ name: 'entra-sidecar-tokens', mountPath: '/var/run/secrets/entra', readOnly: true }]);

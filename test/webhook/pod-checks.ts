@@ -51,6 +51,30 @@ export function applyJsonPatch<T>(doc: T, patch: unknown[]): T {
   return fjp.applyPatch(structuredClone(doc), patch as fjp.Operation[], true, false).newDocument;
 }
 
+/**
+ * Applies a patch as the API server's library (evanphx/json-patch) does, stricter than
+ * fast-json-patch: `replace` and `remove` need the member to exist, `add` an existing parent and, in
+ * a list, an index at most its length. Returns the patched copy.
+ */
+export function applyJsonPatchStrictly<T>(doc: T, patch: Array<{ op: string; path: string }>): T {
+  let current = structuredClone(doc);
+  for (const op of patch) {
+    const segments = op.path.split('/').slice(1);
+    const parentPath = segments.length > 1 ? `/${segments.slice(0, -1).join('/')}` : '';
+    const last = (segments.at(-1) ?? '').replace(/~1/g, '/').replace(/~0/g, '~');
+    const parent = parentPath === '' ? current : fjp.getValueByPointer(current, parentPath);
+    expect(parent !== null && typeof parent === 'object', `${op.op} ${op.path}: no parent`).toBe(true);
+    if (Array.isArray(parent)) {
+      const i = Number(last);
+      expect(Number.isInteger(i) && i >= 0 && i <= parent.length - (op.op === 'add' ? 0 : 1), `${op.op} ${op.path}: index out of range`).toBe(true);
+    } else if (op.op !== 'add') {
+      expect(Object.hasOwn(parent, last) && (parent as Record<string, unknown>)[last] !== undefined, `${op.op} ${op.path}: no such member`).toBe(true);
+    }
+    current = fjp.applyPatch(current, [op as fjp.Operation], true, false).newDocument;
+  }
+  return current;
+}
+
 export const allContainers = (pod: Pod): Container[] => [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
 export const env = (c: Container | undefined): Record<string, string | undefined> => Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
 export const byName = (pod: Pod, name: string): Container | undefined => allContainers(pod).find((c) => c.name === name);

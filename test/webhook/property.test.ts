@@ -4,7 +4,7 @@ import { mutatePod } from '../../src/webhook/mutate.js';
 import { createJsonPatch } from '../../src/webhook/patch.js';
 import { checkPodShape } from '../../src/webhook/pod.js';
 import { podArbitrary, serviceAccountArbitrary, settingsArbitrary } from './arbitraries.js';
-import { applyJsonPatch, assertValidPod, deepFreeze, secretSequence } from './pod-checks.js';
+import { applyJsonPatch, applyJsonPatchStrictly, assertValidPod, deepFreeze, secretSequence } from './pod-checks.js';
 
 const RUNS = { seed: Number(process.env.PROP_SEED ?? 20250611), numRuns: Number(process.env.PROP_RUNS ?? 400) };
 
@@ -35,10 +35,14 @@ describe('mutation properties over random pods', () => {
         const patch = createJsonPatch(pod, out.pod);
         const patched = applyJsonPatch(pod, patch);
         expect(patched).toEqual(out.pod);
+        // the patch recorded while mutating (the one the webhook sends) yields the same pod
+        expect(applyJsonPatchStrictly(pod, out.patch)).toEqual(out.pod);
+        expect(out.patch.length === 0).toBe(patch.length === 0);
         assertValidPod(patched);
         const again = mutatePod(deepFreeze(structuredClone(patched)), sa, s, secretSequence());
         expect(again.kind).toBe('mutated');
         if (again.kind === 'mutated') expect(createJsonPatch(patched, again.pod)).toEqual([]);
+        if (again.kind === 'mutated') expect(again.patch).toEqual([]);
       }),
       RUNS,
     );

@@ -2,6 +2,7 @@ import { identityEndpointUrl } from '../../contract/endpoint.js';
 import { APP_ENV } from '../../contract/sidecar-env.js';
 import type { AppOptions } from '../annotations.js';
 import type { Container, EnvVar } from '../pod.js';
+import type { PatchAt } from '../patch.js';
 
 export { APP_ENV };
 
@@ -43,10 +44,12 @@ export function appEnv(values: AppEnvValues, access: AppAccess): EnvVar[] {
  * Appends the variables a container does not already set; an existing variable is never
  * overwritten. (A variable set only through `envFrom` cannot be seen here, and `env` wins over
  * `envFrom` in Kubernetes; use `entra-sidecar.io/inject-env: "false"` for such containers.)
+ * With `at`, what is added is recorded there (the container's path).
  */
-export function addEnvIfAbsent(container: Container, vars: EnvVar[]): void {
-  const existing = container.env ?? [];
-  const names = new Set(existing.map((e) => e.name));
-  const missing = vars.filter((v) => !names.has(v.name));
-  if (missing.length > 0) container.env = [...existing, ...missing];
+export function addEnvIfAbsent(container: Container, vars: EnvVar[], at?: PatchAt): void {
+  const existing = container.env;
+  const missing = existing ? vars.filter((v) => !existing.some((e) => e.name === v.name)) : vars;
+  if (missing.length === 0) return;
+  at?.ops.append(`${at.path}/env`, existing, missing);
+  container.env = existing ? [...existing, ...missing] : [...missing];
 }

@@ -1,5 +1,6 @@
 import { CLIENT_CREDENTIAL_VOLUME, clientCredentialMount, clientCredentialVolume, type ClientCredentialRef } from '../client-credential.js';
 import type { Container, Pod, Volume, VolumeMount } from '../pod.js';
+import type { PatchAt, PatchRecorder } from '../patch.js';
 
 /** Projected service-account token for the exchange; mounted only into the sidecar. */
 export const SA_TOKEN_VOLUME = 'entra-sidecar-sa-token';
@@ -105,23 +106,29 @@ function isAppMount(m: VolumeMount, mountPath: string): boolean {
   return keys.length === 3 && m.name === want.name && m.mountPath.replace(/\/+$/, '') === want.mountPath && m.readOnly === true;
 }
 
-/** Appends the volumes a pod lacks (by name); existing ones are kept as they are. */
-export function addMissingVolumes(pod: Pod, wanted: Volume[]): void {
-  const volumes = pod.spec.volumes ?? [];
-  const names = new Set(volumes.map((v) => v.name));
-  const missing = wanted.filter((w) => !names.has(w.name));
-  if (missing.length > 0) pod.spec.volumes = [...volumes, ...missing];
+/** Appends the volumes a pod lacks (by name); existing ones are kept as they are. With `ops`, what is added is recorded. */
+export function addMissingVolumes(pod: Pod, wanted: Volume[], ops?: PatchRecorder): void {
+  const volumes = pod.spec.volumes;
+  const missing = volumes ? wanted.filter((w) => !volumes.some((v) => v.name === w.name)) : wanted;
+  if (missing.length === 0) return;
+  ops?.append('/spec/volumes', volumes, missing);
+  pod.spec.volumes = volumes ? [...volumes, ...missing] : [...missing];
 }
 
 /**
  * Adds the read-only token-files mount to a container unless it already mounts the volume.
- * Returns a problem when another volume is already mounted at that path.
+ * Returns a problem when another volume is already mounted at that path. With `at`, what is added
+ * is recorded there (the container's path).
  */
-export function addAppMount(container: Container, mountPath: string): string | undefined {
-  const mounts = container.volumeMounts ?? [];
-  if (mounts.some((m) => m.name === TOKEN_FILES_VOLUME)) return undefined;
-  const clash = mounts.find((m) => m.mountPath.replace(/\/+$/, '') === mountPath);
-  if (clash) return `container ${container.name} already mounts volume ${clash.name} at ${mountPath}`;
-  container.volumeMounts = [...mounts, appVolumeMount(mountPath)];
+export function addAppMount(container: Container, mountPath: string, at?: PatchAt): string | undefined {
+  const mounts = container.volumeMounts;
+  if (mounts) {
+    if (mounts.some((m) => m.name === TOKEN_FILES_VOLUME)) return undefined;
+    const clash = mounts.find((m) => m.mountPath.replace(/\/+$/, '') === mountPath);
+    if (clash) return `container ${container.name} already mounts volume ${clash.name} at ${mountPath}`;
+  }
+  const mount = appVolumeMount(mountPath);
+  at?.ops.append(`${at.path}/volumeMounts`, mounts, [mount]);
+  container.volumeMounts = mounts ? [...mounts, mount] : [mount];
   return undefined;
 }
