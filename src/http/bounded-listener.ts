@@ -80,10 +80,13 @@ interface Connection {
   socket: Socket;
   /** event-loop turn the connection was accepted in */
   turn: number;
-  /** a request was received on it (it is a keep-alive connection now when `req` is unset) */
+  /** when it was accepted or its latest request started, in the listener's order (oldest lowest) */
+  seq: number;
+  /** a request was received on it */
   served: boolean;
-  /** the request in progress */
+  /** its latest request and that request's response: in progress until the response has finished */
   req?: IncomingMessage;
+  res?: ServerResponse;
 }
 
 /**
@@ -114,11 +117,8 @@ export function bound(server: Server, limits: ListenerLimits, options: BoundOpti
     turnPending = false;
   };
 
-  /** moves a connection to the young end of the eviction order */
-  const touch = (c: Connection): void => {
-    connections.delete(c.socket);
-    connections.set(c.socket, c);
-  };
+  /** orders connections for eviction: set when a connection is accepted and when a request starts on it */
+  let seq = 0;
 
   /**
    * The connection to close for a newcomer: the oldest one still sending its request that had a
@@ -127,17 +127,20 @@ export function bound(server: Server, limits: ListenerLimits, options: BoundOpti
    * cost a kept-alive client its connection.
    */
   const victim = (): Connection | undefined => {
+    let slow: Connection | undefined;
     let idle: Connection | undefined;
     let sending = false;
     for (const c of connections.values()) {
       // answered and only draining what the client still sends (lingerOnClose): the first to go
       if (lingering.has(c.socket)) return c;
-      if (c.req ? !c.req.complete : !c.served) {
-        if (c.turn + 2 <= turn) return c;
-        sending = true;
-      } else if (!c.req && !idle) idle = c;
+      // a request is in progress until its response has finished; then the connection is idle
+      const inProgress = c.res !== undefined && !c.res.writableFinished;
+      if (inProgress ? !c.req?.complete : !c.served) {
+        if (c.turn + 2 > turn) sending = true;
+        else if (!slow || c.seq < slow.seq) slow = c;
+      } else if (!inProgress && (!idle || c.seq < idle.seq)) idle = c;
     }
-    return sending ? undefined : idle;
+    return slow ?? (sending ? undefined : idle);
   };
 
   server.on('connection', (socket: Socket) => {
@@ -158,25 +161,22 @@ export function bound(server: Server, limits: ListenerLimits, options: BoundOpti
         return;
       }
     }
-    const c: Connection = { socket, turn, served: false };
+    const c: Connection = { socket, turn, seq: ++seq, served: false };
     connections.set(socket, c);
     socket.once('close', () => {
       if (connections.get(socket) === c) connections.delete(socket);
     });
   });
 
-  // before the server's own handler, so the response is seen before it can close
+  // before the server's own handler, so the request is known before it can be answered; whether
+  // it is still in progress is read off its response when room is needed (no listener per request)
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const c = connections.get(rawSocketOf(req.socket));
     if (!c) return;
     c.req = req;
+    c.res = res;
     c.served = true;
-    touch(c);
-    res.once('close', () => {
-      if (c.req !== req) return;
-      c.req = undefined;
-      if (connections.get(c.socket) === c) touch(c);
-    });
+    c.seq = ++seq;
   });
 
   return {

@@ -22,13 +22,16 @@ export function routeOf(method: string, rawPath: string): { flavour: Flavour } |
   let onPath = false;
   for (const f of FLAVOUR_LIST) {
     if (path !== f.path && !(f.pathAnyCase && path.toLowerCase() === f.path)) continue;
-    if (method === f.method) return { flavour: f.id };
+    if (method === f.method) return ROUTES[f.id];
     onPath = true;
   }
-  return onPath ? { methodNotAllowed: true } : undefined;
+  return onPath ? METHOD_NOT_ALLOWED : undefined;
 }
 
 const EXACT_PATHS = new Set(FLAVOUR_LIST.map((f) => f.path));
+/** routeOf's answers, made once (the endpoint asks on every request) */
+const ROUTES = Object.fromEntries(FLAVOUR_LIST.map((f) => [f.id, Object.freeze({ flavour: f.id })])) as Record<Flavour, { readonly flavour: Flavour }>;
+const METHOD_NOT_ALLOWED = Object.freeze({ methodNotAllowed: true as const });
 
 /** The endpoints, as the 404 for an unknown path names them. */
 export const ENDPOINTS_TEXT = FLAVOUR_LIST.map((f) => `${f.method} ${f.path} (${f.title})`)
@@ -130,12 +133,24 @@ export function checkParams(flavour: Flavour, params: URLSearchParams): TokenReq
 /** Constant-time comparison of the caller's secret with ours. */
 export function secretMatches(given: string | string[], expected: Buffer): boolean {
   if (typeof given !== 'string') return false;
-  const g = Buffer.from(given, 'utf8');
-  if (g.length !== expected.length) {
-    timingSafeEqual(expected, expected);
+  // the caller's bytes go into one scratch buffer per expected length (no allocation per request)
+  const scratch = scratchFor(expected);
+  if (Buffer.byteLength(given, 'utf8') !== expected.length) {
+    timingSafeEqual(expected, scratch);
     return false;
   }
-  return timingSafeEqual(g, expected);
+  scratch.write(given, 'utf8');
+  return timingSafeEqual(scratch, expected);
+}
+
+const scratchBuffers = new WeakMap<Buffer, Buffer>();
+function scratchFor(expected: Buffer): Buffer {
+  let s = scratchBuffers.get(expected);
+  if (!s) {
+    s = Buffer.alloc(expected.length);
+    scratchBuffers.set(expected, s);
+  }
+  return s;
 }
 
 function short(value: string): string {
