@@ -11,7 +11,7 @@ const N = Number(process.env.N ?? 20000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const { parseAdmissionReview, allowPatchJson, serializeReview } = await import(`${D}/webhook/admission-review.js`);
 const { mutatePod } = await import(`${D}/webhook/mutate.js`);
-const { createJsonPatch } = await import(`${D}/webhook/patch.js`);
+const { createJsonPatch, serializePatch } = await import(`${D}/webhook/patch.js`);
 const { parseInjectionOptions } = await import(`${D}/webhook/annotations.js`);
 const { DEFAULT_SIDECAR_SETTINGS } = await import(`${D}/webhook/settings.js`);
 const { ReplicaAnswers } = await import(`${D}/webhook/replica-answers.js`);
@@ -65,7 +65,10 @@ time('createJsonPatch (diff)', () => createJsonPatch(pod, out.pod));
 // the patch the admitter sends: recorded by mutatePod where the build does, else the diff
 const patch = out.patch ?? createJsonPatch(pod, out.pod);
 time('JSON.stringify(patch)', () => JSON.stringify(patch));
-const patchJson = JSON.stringify(patch);
+// what the admitter serialises with: the sidecar's JSON built once where the build does
+const toJson = serializePatch ?? JSON.stringify;
+time('patch JSON (as admitted)', () => toJson(patch));
+const patchJson = toJson(patch);
 time('allowPatchJson (base64)', () => allowPatchJson(req.uid, patchJson, []));
 const review = allowPatchJson(req.uid, patchJson, []);
 time('serializeReview', () => serializeReview(review));

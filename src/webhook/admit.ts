@@ -11,6 +11,7 @@ import {
 } from './admission-review.js';
 import type { AdmissionResult } from './metrics.js';
 import { mutatePod, needsServiceAccount } from './mutate.js';
+import { serializePatch } from './patch.js';
 import { checkPodShape, podDisplayName, serviceAccountNameOf, type Pod } from './pod.js';
 import { ReplicaAnswer, ReplicaAnswers, type ReplicaContext, type ReviewKey } from './replica-answers.js';
 import { ServiceAccountLookupError, type ServiceAccountLookup } from './service-accounts.js';
@@ -149,7 +150,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
         return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets, review, context);
       }
       deps.log.debug({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
-      const patchJson = JSON.stringify(patch);
+      const patchJson = serializePatch(patch);
       return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets, review, context);
     } catch (err) {
       deps.log.error({ ...ctx, err: err instanceof Error ? err.message : String(err) }, 'internal error while mutating');

@@ -22,7 +22,7 @@ import {
   reservedVolumeNamesInUse,
 } from './inject/volumes.js';
 import type { Container, Pod } from './pod.js';
-import { escapePointerSegment, PatchRecorder, type JsonPatchOperation } from './patch.js';
+import { escapePointerSegment, PatchRecorder, withKnownJson, type JsonPatchOperation } from './patch.js';
 import { specDifferences, withoutApiServerAdditions } from './spec-differences.js';
 import type { MutationSettings } from './settings.js';
 import { parseFileSpecs } from '../contract/rendered-files.js';
@@ -164,8 +164,8 @@ function optionsFor(
   serviceAccount: ServiceAccountRef | undefined,
   annotations: Record<string, string>,
   settings: MutationSettings,
-): { ok: true; options: InjectionOptions; passwordFile: boolean; ownerProblem?: string } | { ok: false; problems: string[] } {
-  const parsed = parseInjectionOptions(annotations, serviceAccount, settings, pod.spec.restartPolicy);
+): { ok: true; options: InjectionOptions; shared: boolean; passwordFile: boolean; ownerProblem?: string } | { ok: false; problems: readonly string[] } {
+  const parsed = parseOptionsOnce(annotations, serviceAccount, settings, pod.spec.restartPolicy);
   if (!parsed.ok) return parsed;
   const files = parseFileSpecs(
     parsed.value.files,
@@ -173,8 +173,86 @@ function optionsFor(
   );
   const passwordFile = files.ok && files.value.some((f) => f.kind === 'pgpass');
   const owner = passwordFileOwner(pod, files.ok ? files.value : [], parsed.value.app.skipContainers, OWN_CONTAINERS);
-  if (!owner.ok) return { ok: true, options: parsed.value, passwordFile, ownerProblem: owner.problem };
-  return { ok: true, options: owner.uid !== undefined ? { ...parsed.value, runAsUser: owner.uid } : parsed.value, passwordFile };
+  if (!owner.ok) return { ok: true, options: parsed.value, shared: true, passwordFile, ownerProblem: owner.problem };
+  if (owner.uid !== undefined) return { ok: true, options: { ...parsed.value, runAsUser: owner.uid }, shared: false, passwordFile };
+  return { ok: true, options: parsed.value, shared: true, passwordFile };
+}
+
+/** Options parsed before, per settings, by everything they are parsed from (frozen: shared by every pod they are for). */
+const parsedOptions = new WeakMap<MutationSettings, Map<string, ReturnType<typeof parseInjectionOptions>>>();
+const MAX_PARSED_OPTIONS = 256;
+
+/**
+ * parseInjectionOptions, once for the same inputs (a pure function of them): the pods of one
+ * template, or of templates annotated alike, share the parsed options and what is built from them
+ * (sidecarJson). Keyed by the whole annotation map, the ServiceAccount and the restart policy;
+ * bounded (the oldest go first).
+ */
+function parseOptionsOnce(
+  annotations: Record<string, string>,
+  serviceAccount: ServiceAccountRef | undefined,
+  settings: MutationSettings,
+  restartPolicy: string | undefined,
+): ReturnType<typeof parseInjectionOptions> {
+  let known = parsedOptions.get(settings);
+  if (!known) {
+    known = new Map();
+    parsedOptions.set(settings, known);
+  }
+  const key = JSON.stringify([restartPolicy, annotations, serviceAccount ? [serviceAccount.namespace, serviceAccount.name, serviceAccount.annotations] : null]);
+  let parsed = known.get(key);
+  if (!parsed) {
+    parsed = deepFreeze(parseInjectionOptions(annotations, serviceAccount, settings, restartPolicy));
+    known.set(key, parsed);
+    if (known.size > MAX_PARSED_OPTIONS) known.delete(known.keys().next().value as string);
+  }
+  return parsed;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Set)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** The sidecar's JSON around its identity header, per settings, shared options and placement. */
+const sidecarJsonParts = new WeakMap<MutationSettings, WeakMap<InjectionOptions, Map<string, readonly [string, string] | null>>>();
+const HEADER_MARK = 'entra-sidecar-identity-header-mark';
+
+/**
+ * The sidecar container for this pod, its JSON known to serializePatch: for options shared by
+ * many pods (parseOptionsOnce), the JSON is built once around the identity header and this pod's
+ * header spliced in.
+ */
+function sidecarFor(
+  options: InjectionOptions,
+  shared: boolean,
+  settings: MutationSettings,
+  identityHeader: string,
+  placement: 'native' | 'container',
+): Container {
+  const container = buildSidecarContainer(options, settings, identityHeader, placement);
+  if (!shared) return container;
+  let bySettings = sidecarJsonParts.get(settings);
+  if (!bySettings) {
+    bySettings = new WeakMap();
+    sidecarJsonParts.set(settings, bySettings);
+  }
+  let byPlacement = bySettings.get(options);
+  if (!byPlacement) {
+    byPlacement = new Map();
+    bySettings.set(options, byPlacement);
+  }
+  let parts = byPlacement.get(placement);
+  if (parts === undefined) {
+    const split = JSON.stringify(buildSidecarContainer(options, settings, HEADER_MARK, placement)).split(HEADER_MARK);
+    parts = split.length === 2 ? [split[0] as string, split[1] as string] : null;
+    byPlacement.set(placement, parts);
+  }
+  if (parts === null) return container;
+  return withKnownJson(container, `${parts[0]}${JSON.stringify(identityHeader).slice(1, -1)}${parts[1]}`);
 }
 
 function injectFresh(
@@ -208,11 +286,11 @@ function injectFresh(
     out.spec.initContainers = inits ? [c, ...inits] : [c];
   };
   if (options.mode === 'native') {
-    prependInit(buildSidecarContainer(options, settings, identityHeader as string, 'native'));
+    prependInit(sidecarFor(options, derived.shared, settings, identityHeader as string, 'native'));
   } else {
     if (options.tokens.length > 0) prependInit(buildOnceInitContainer(options, settings));
     if (options.mode === 'container') {
-      const sidecar = buildSidecarContainer(options, settings, identityHeader as string, 'container');
+      const sidecar = sidecarFor(options, derived.shared, settings, identityHeader as string, 'container');
       ops.prepend('/spec/containers', out.spec.containers, sidecar);
       out.spec.containers = [sidecar, ...out.spec.containers];
     }
@@ -413,6 +491,6 @@ function processNamespaceWarnings(pod: Pod, options: InjectionOptions): string[]
   return out;
 }
 
-function deny(problems: string[]): MutationOutcome {
+function deny(problems: readonly string[]): MutationOutcome {
   return { kind: 'denied', message: `entra-sidecar cannot inject this pod: ${problems.join('; ')}` };
 }

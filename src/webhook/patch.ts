@@ -46,6 +46,32 @@ export interface PatchAt {
   path: string;
 }
 
+/** JSON already known for values in a patch (see withKnownJson). */
+const knownJson = new WeakMap<object, string>();
+
+/**
+ * Tells serializePatch the JSON of `value`: exactly `JSON.stringify(value)`, known without it (a
+ * container serialised once for many pods, with this pod's values spliced in). The value must not
+ * change afterwards.
+ */
+export function withKnownJson<T extends object>(value: T, json: string): T {
+  knownJson.set(value, json);
+  return value;
+}
+
+/** `JSON.stringify(ops)`, with the JSON of values given to withKnownJson used as it is. */
+export function serializePatch(ops: readonly JsonPatchOperation[]): string {
+  let out = '[';
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as JsonPatchOperation;
+    const value = op.op === 'remove' ? undefined : op.value;
+    const json = typeof value === 'object' && value !== null ? knownJson.get(value) : undefined;
+    if (i > 0) out += ',';
+    out += json === undefined ? JSON.stringify(op) : `{"op":"${op.op}","path":${JSON.stringify(op.path)},"value":${json}}`;
+  }
+  return `${out}]`;
+}
+
 /** Escapes one JSON Pointer segment (`~` → `~0`, `/` → `~1`). */
 export function escapePointerSegment(segment: string): string {
   if (segment.indexOf('~') === -1 && segment.indexOf('/') === -1) return segment;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceAccountRef } from '../../src/webhook/annotations.js';
 import { mutatePod, type MutationOutcome } from '../../src/webhook/mutate.js';
-import { createJsonPatch, type JsonPatchOperation } from '../../src/webhook/patch.js';
+import { createJsonPatch, serializePatch, type JsonPatchOperation } from '../../src/webhook/patch.js';
 import type { Pod } from '../../src/webhook/pod.js';
 import type { MutationSettings } from '../../src/webhook/settings.js';
 import {
@@ -712,5 +712,32 @@ describe('options', () => {
     expect(env(sidecar).AZURE_AUTHORITY_HOST).toBe('https://login.microsoftonline.us');
     expect(sidecar?.image).toBe('registry.local/entra-sidecar:9');
     expect(sidecar?.imagePullPolicy).toBe('Always');
+  });
+});
+
+describe('many pods under one settings object (options parsed once, the sidecar serialised once)', () => {
+  const s = settings({ mode: 'container' });
+  const pod = loadPod('deployment-pod');
+  const once = (p: Pod, sa: ServiceAccountRef | undefined, secret: string) => mutated(mutatePod(deepFreeze(structuredClone(p)), sa, s, () => secret));
+
+  it('each pod its own header; the JSON of every patch is JSON.stringify of it', () => {
+    const a = once(pod, workloadIdentitySa(pod), 'a'.repeat(64));
+    const b = once(pod, workloadIdentitySa(pod), 'b'.repeat(64));
+    for (const out of [a, b]) expect(serializePatch(out.patch)).toBe(JSON.stringify(out.patch));
+    expect(serializePatch(b.patch)).toBe(serializePatch(a.patch).replaceAll('a'.repeat(64), 'b'.repeat(64)));
+    expect(env(byName(b.pod, 'entra-sidecar')).ENTRA_SIDECAR_IDENTITY_HEADER).toBe('b'.repeat(64));
+  });
+
+  it('another restart policy, ServiceAccount or annotation is parsed for itself', () => {
+    const job = structuredClone(pod);
+    job.spec.restartPolicy = 'Never';
+    expect(once(pod, workloadIdentitySa(pod), 'c'.repeat(64)).pod.spec.containers[0]?.name).toBe('entra-sidecar');
+    const j = once(job, workloadIdentitySa(job), 'd'.repeat(64));
+    expect(j.pod.spec.containers.map((c) => c.name)).not.toContain('entra-sidecar'); // init-only for a Job
+    const other = once(pod, workloadIdentitySa(pod, { 'azure.workload.identity/client-id': '11111111-2222-4333-8444-555555555555' }), 'e'.repeat(64));
+    expect(env(byName(other.pod, 'entra-sidecar')).AZURE_CLIENT_ID).toBe('11111111-2222-4333-8444-555555555555');
+    const annotated = structuredClone(pod);
+    annotated.metadata!.annotations!['entra-sidecar.io/port'] = '42360';
+    expect(env(byName(once(annotated, workloadIdentitySa(pod), 'f'.repeat(64)).pod, 'entra-sidecar')).ENTRA_SIDECAR_LISTEN).toContain('42360');
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mutatePod } from '../../src/webhook/mutate.js';
-import { createJsonPatch } from '../../src/webhook/patch.js';
+import { createJsonPatch, serializePatch } from '../../src/webhook/patch.js';
 import { checkPodShape } from '../../src/webhook/pod.js';
 import { podArbitrary, serviceAccountArbitrary, settingsArbitrary } from './arbitraries.js';
 import { applyJsonPatch, applyJsonPatchStrictly, assertValidPod, deepFreeze, secretSequence } from './pod-checks.js';
@@ -38,6 +38,8 @@ describe('mutation properties over random pods', () => {
         // the patch recorded while mutating (the one the webhook sends) yields the same pod
         expect(applyJsonPatchStrictly(pod, out.patch)).toEqual(out.pod);
         expect(out.patch.length === 0).toBe(patch.length === 0);
+        // and its JSON, with the parts serialised once for many pods, is JSON.stringify's
+        expect(serializePatch(out.patch)).toBe(JSON.stringify(out.patch));
         assertValidPod(patched);
         const again = mutatePod(deepFreeze(structuredClone(patched)), sa, s, secretSequence());
         expect(again.kind).toBe('mutated');
