@@ -59,17 +59,25 @@ export function withKnownJson<T extends object>(value: T, json: string): T {
   return value;
 }
 
-/** `JSON.stringify(ops)`, with the JSON of values given to withKnownJson used as it is. */
+/**
+ * `JSON.stringify(ops)`, with the JSON of values given to withKnownJson used as it is (the
+ * operations between them serialised together, in one call).
+ */
 export function serializePatch(ops: readonly JsonPatchOperation[]): string {
-  let out = '[';
+  const parts: string[] = [];
+  let from = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as JsonPatchOperation;
     const value = op.op === 'remove' ? undefined : op.value;
     const json = typeof value === 'object' && value !== null ? knownJson.get(value) : undefined;
-    if (i > 0) out += ',';
-    out += json === undefined ? JSON.stringify(op) : `{"op":"${op.op}","path":${JSON.stringify(op.path)},"value":${json}}`;
+    if (json === undefined) continue;
+    if (from < i) parts.push(JSON.stringify(ops.slice(from, i)).slice(1, -1));
+    parts.push(`{"op":"${op.op}","path":${JSON.stringify(op.path)},"value":${json}}`);
+    from = i + 1;
   }
-  return `${out}]`;
+  if (from === 0) return JSON.stringify(ops);
+  if (from < ops.length) parts.push(JSON.stringify(ops.slice(from)).slice(1, -1));
+  return `[${parts.join(',')}]`;
 }
 
 /** Escapes one JSON Pointer segment (`~` → `~0`, `/` → `~1`). */
