@@ -206,6 +206,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     discoveryRequestCount: () => history.discoveryCount(),
     inject: (fault, s) => faults.add(parseFault(fault), parseScheduleOptions({ ...(s ?? {}) })),
     clearFaults: () => faults.clear(),
+    faultsEnded: (scope) => faults.ended(scope),
     issuedSecrets: () => history.issuedSecrets(),
     close() {
       closing ??= (async () => {

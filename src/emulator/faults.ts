@@ -14,20 +14,53 @@ interface Scheduled {
  */
 export class FaultSchedule {
   private entries: Scheduled[] = [];
+  /** who waits for the faults of a scope to end (ended()) */
+  private waiters: { scope: string; done: () => void }[] = [];
+  private readonly expiries = new Set<NodeJS.Timeout>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Schedules a fault. */
   add(fault: Fault, o: FaultScheduleOptions = {}): void {
     const entry: Scheduled = { fault, scope: o.scope };
-    if (o.durationMs !== undefined) entry.until = this.now() + o.durationMs;
+    if (o.durationMs !== undefined) {
+      entry.until = this.now() + o.durationMs;
+      this.expireAt(entry.until);
+    }
     if (o.count !== undefined || o.durationMs === undefined) entry.remaining = o.count ?? 1;
     this.entries.push(entry);
+  }
+
+  /** A fault that ends with time says so when it does (ended()): a check at its end, again if early. */
+  private expireAt(until: number): void {
+    const t = setTimeout(
+      () => {
+        this.expiries.delete(t);
+        this.prune();
+        if (this.now() < until && this.entries.some((e) => e.until === until)) this.expireAt(until);
+      },
+      Math.max(1, until - this.now()),
+    );
+    t.unref();
+    this.expiries.add(t);
   }
 
   /** Removes every scheduled fault. */
   clear(): void {
     this.entries = [];
+    for (const t of this.expiries) clearTimeout(t);
+    this.expiries.clear();
+    this.prune();
+  }
+
+  /**
+   * Resolves when no fault that applies to `scope` is pending any more: its count used up, its
+   * duration over, or cleared. How a test learns that an outage it scheduled has ended.
+   */
+  ended(scope: string): Promise<void> {
+    this.prune();
+    if (!this.applies(scope)) return Promise.resolve();
+    return new Promise((done) => this.waiters.push({ scope, done }));
   }
 
   /** Faults still pending. */
@@ -49,6 +82,17 @@ export class FaultSchedule {
   private prune(): void {
     const now = this.now();
     this.entries = this.entries.filter((e) => (e.remaining === undefined || e.remaining > 0) && (e.until === undefined || now < e.until));
+    if (this.waiters.length === 0) return;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) {
+      if (this.applies(w.scope)) this.waiters.push(w);
+      else w.done();
+    }
+  }
+
+  private applies(scope: string): boolean {
+    return this.entries.some((e) => e.scope === undefined || e.scope === scope);
   }
 }
 

@@ -137,6 +137,8 @@ export interface Emulator {
   discoveryRequestCount(): number;
   inject(fault: Fault, o?: FaultScheduleOptions): void;
   clearFaults(): void;
+  /** Resolves when no injected fault applies to `scope` any more (count used up, duration over, or cleared). */
+  faultsEnded(scope: string): Promise<void>;
   /** every access token and service-account token issued so far (up to historyLimit) */
   issuedSecrets(): string[];
   /** Closes the server and every socket, hung ones included. */

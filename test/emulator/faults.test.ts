@@ -33,6 +33,42 @@ describe('FaultSchedule', () => {
     expect(s.take('x')).toBeUndefined();
   });
 
+  it('says when the faults of a scope have ended: a count used up, a duration over (by itself), or cleared', async () => {
+    const s = new FaultSchedule();
+    const state = (p: Promise<void>) => {
+      const st = { ended: false };
+      void p.then(() => {
+        st.ended = true;
+      });
+      return st;
+    };
+    const settle = () => new Promise((r) => setImmediate(r));
+    // a count fault: ended once used up
+    s.add({ kind: 'reset' }, { scope: 'a', count: 2 });
+    const a = state(s.ended('a'));
+    await expect(s.ended('b')).resolves.toBeUndefined(); // another scope has none
+    s.take('a');
+    await settle();
+    expect(a.ended).toBe(false);
+    s.take('a');
+    await settle();
+    expect(a.ended).toBe(true);
+    // a duration fault ends by itself, without a request
+    const added = Date.now();
+    s.add({ kind: 'status', status: 503 }, { scope: 'a', durationMs: 40 });
+    await s.ended('a');
+    expect(Date.now() - added).toBeGreaterThanOrEqual(39);
+    expect(s.take('a')).toBeUndefined();
+    // an unscoped fault applies to every scope until cleared
+    s.add({ kind: 'hang' }, { count: 5 });
+    const c = state(s.ended('c'));
+    await settle();
+    expect(c.ended).toBe(false);
+    s.clear();
+    await settle();
+    expect(c.ended).toBe(true);
+  });
+
   it('applies a scoped fault only to its scope, oldest fault first', () => {
     const s = new FaultSchedule(() => 0);
     s.add({ kind: 'hang' }, { scope: 'https://a/.default' });

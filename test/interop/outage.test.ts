@@ -66,9 +66,6 @@ describe.skipIf(skip)('a 30-second Entra outage through every client', () => {
     }
   }
 
-  /** Resolves at the epoch time `at` (the end of an outage the test scheduled at the emulator). */
-  const waitUntil = (at: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
-
   beforeAll(async () => {
     emulator = await startTestEmulator({ tokenLifetimeSec: LIFETIME });
     sidecar = await startSidecarProcess({ emulator, tokens: 'arm=https://management.azure.com/.default' });
@@ -83,11 +80,11 @@ describe.skipIf(skip)('a 30-second Entra outage through every client', () => {
         const firstCallMs = Date.now() - firstAt;
         const again: ClientRun[] = [];
         if (first.result.error) {
-          // the app's own loop around get_token, from the end of the outage (the emulator answers
-          // again from firstAt + OUTAGE_MS): call again until a token comes. The sidecar may still
+          // the app's own loop around get_token, from the end of the outage (the emulator says
+          // when the scope's outage is over): call again until a token comes. The sidecar may still
           // be in its backoff for the scope (≤ 60 s) and answer 503 at once, so the loop is bounded
           // by a deadline, not by a count (a count ran out within a second for msal-node).
-          await waitUntil(firstAt + OUTAGE_MS);
+          await emulator.faultsEnded(scope);
           const deadline = firstAt + OUTAGE_MS + 120_000;
           while (!again.at(-1)?.result.results && Date.now() < deadline) again.push(await client.run('managed', env, [scope], 150_000));
         }
