@@ -8,11 +8,13 @@ import { emulator, resultLine } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { ensureNginx, nginxVersion, startNginx } from '../lib/nginx.mjs';
 import { scratchDir, BENCH_DIR } from '../lib/paths.mjs';
-import { startProcess } from '../lib/proc.mjs';
+import { cpuSecondsPrecise, startProcess } from '../lib/proc.mjs';
 import { appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
 import { median, ratio, round } from '../lib/stats.mjs';
 
 export const LEVELS = [1, 10, 50];
+/** The steady rate at which CPU per request is compared: far below what either server takes at 10 connections. */
+export const STEADY_RATE = 3_000;
 
 export async function run(ctx) {
   const runs = ctx.quick ? 1 : ctx.runs;
@@ -62,6 +64,20 @@ export async function run(ctx) {
       }
     }
 
+    // CPU per request at a steady rate, both servers well below saturation: what each request costs
+    // the server itself, apart from how two processes share two cores at full load
+    const cpu = { sidecar: [], bare: [] };
+    for (let r = 0; r < runs; r++) {
+      for (const s of r % 2 ? [servers[1], servers[0]] : [servers[0], servers[1]]) {
+        await load({ url: s.url, headers: s.headers, connections: 10, duration: warmup });
+        const before = cpuSecondsPrecise(s.pid);
+        const res = await load({ url: s.url, headers: s.headers, connections: 10, duration, overallRate: STEADY_RATE });
+        if (res.non2xx || res.errors) throw new Error(`${s.key} at ${STEADY_RATE} req/s: ${res.non2xx} non-2xx answers, ${res.errors} errors`);
+        cpu[s.key].push(((cpuSecondsPrecise(s.pid) - before) * 1e6) / res.requests);
+        ctx.log(`  row 1: ${s.key.padEnd(7)} steady ${STEADY_RATE} req/s  ${cpu[s.key].at(-1).toFixed(1)} CPU µs per request`);
+      }
+    }
+
     const lines = [];
     for (const level of LEVELS) {
       const s = samples[level];
@@ -108,6 +124,20 @@ export async function run(ctx) {
         }),
       );
     }
+    const cpuRatio = median(cpu.sidecar.map((x, i) => ratio(x, cpu.bare[i])));
+    lines.push(
+      resultLine({
+        id: '1/cpu',
+        what: `endpoint CPU per request at a steady ${STEADY_RATE} req/s, 10 conns (neither server saturated)`,
+        figure: round(median(cpu.sidecar)),
+        baseline: round(median(cpu.bare)),
+        ratio: round(cpuRatio),
+        target: 'reported',
+        pass: null,
+        unit: 'CPU µs',
+        details: { runs, sidecar: cpu.sidecar.map(round), bare: cpu.bare.map(round) },
+      }),
+    );
     lines.nginx = nginxNote;
     return { lines, notes: { nginx: nginxNote } };
   } finally {
