@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { AdmissionRequest } from '../../src/webhook/admission-review.js';
@@ -138,6 +139,12 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
     expect(key('x'.repeat(101), 'x')).toBeUndefined();
     expect(key('{"uid":"u1","y":"u1"}', 'u1')).toBeUndefined();
     expect(key('{"uid":"u\\u0031"}', 'u1')).toBeUndefined();
+    // the digest is SHA-256 of the place, a colon, and the bytes before and after the uid
+    const sha = (text: string) => createHash('sha256').update(text).digest('base64');
+    expect(key('{"uid":"u1","x":1}', 'u1')).toBe(sha('8:{"uid":"","x":1}'));
+    expect(new ReplicaAnswers(2, 70_000).keyOf(Buffer.from(`{"uid":"u1","x":"${'y'.repeat(66_000)}"}`), 'u1')).toBe(
+      sha(`8:{"uid":"","x":"${'y'.repeat(66_000)}"}`),
+    );
   });
 
   it('keeps at most maxEntries answers, the oldest out first', async () => {
