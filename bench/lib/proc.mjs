@@ -33,10 +33,14 @@ export function startProcess(name, command, args, { env, logDir, cwd } = {}) {
       }
     }
   };
-  createInterface({ input: proc.stdout }).on('line', onLine);
-  createInterface({ input: proc.stderr }).on('line', (l) => onLine(l));
+  // the log ends when both pipes are drained ('exit' may come before their last lines)
+  let open = 2;
+  const drained = () => {
+    if (--open === 0) log?.end();
+  };
+  createInterface({ input: proc.stdout }).on('line', onLine).on('close', drained);
+  createInterface({ input: proc.stderr }).on('line', (l) => onLine(l)).on('close', drained);
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal)));
-  void exited.then(() => log?.end());
   return {
     name,
     proc,

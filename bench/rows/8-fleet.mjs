@@ -147,8 +147,10 @@ export async function run(ctx) {
         figure: after.peak,
         baseline: round(after.mean),
         ratio: round(ratio),
-        target: '≤ 2×',
-        pass: ratio <= 2,
+        // issue 16: the fleet stays at the statistical floor for independently random refresh
+        // times (issue 6's ≤ 2× is below that floor; only coordination could reach it)
+        target: `at the Poisson floor (peak ≤ 1.05 × ${floor})`,
+        pass: after.peak <= floor * 1.05,
         unit: 'exchanges/s',
         details: {
           sidecars,
