@@ -39,7 +39,9 @@ export function startProcess(name, command, args, { env, logDir, cwd } = {}) {
     if (--open === 0) log?.end();
   };
   createInterface({ input: proc.stdout }).on('line', onLine).on('close', drained);
-  createInterface({ input: proc.stderr }).on('line', (l) => onLine(l)).on('close', drained);
+  createInterface({ input: proc.stderr })
+    .on('line', (l) => onLine(l))
+    .on('close', drained);
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal)));
   return {
     name,
