@@ -1,6 +1,6 @@
 // Runs `node dist/cli.js sidecar` against an emulator, the way a pod would, for the benchmarks.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, sleep } from './proc.mjs';
 import { CLI, importBuild, scratchDir } from './paths.mjs';
@@ -58,6 +58,21 @@ export async function waitReady(sc, timeoutMs = 30_000) {
     if (Date.now() > until) throw new Error(`${sc.name}: not ready within ${timeoutMs} ms`);
     await sleep(25);
   }
+}
+
+/**
+ * Asks a sidecar once (App Service flavour) and writes its answer — status, content headers and
+ * body — to a file for bench/servers/bare-http.mjs, so a baseline answers exactly the sidecar's bytes.
+ */
+export async function answerFileOf(sc, name) {
+  const req = appServiceRequest(sc);
+  const first = await fetch(req.url, { headers: req.headers });
+  const body = await first.text();
+  if (first.status !== 200) throw new Error(`sidecar answered ${first.status}`);
+  const answer = { status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body };
+  const file = join(scratchDir(), `${name}-answer.json`);
+  writeFileSync(file, JSON.stringify(answer));
+  return { file, answer };
 }
 
 /** The App Service flavour request for a resource, as autocannon options. */

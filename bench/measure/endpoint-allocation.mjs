@@ -4,13 +4,12 @@
 // Each serves 20 000 requests to warm up, then 40 000 counted, at 10 connections; prints scavenges
 // per 1 000 requests and the bytes that implies (young generation of 1 MiB).
 //   VARIANTS='[{"name":"base","cli":"/abs/old/cli.js"},{"name":"new"}]' node bench/measure/endpoint-allocation.mjs
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulator } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
 import { startProcess } from '../lib/proc.mjs';
-import { appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
+import { answerFileOf, appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
 const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"sidecar"}]');
 const em = await emulator();
 const counting = (proc) => {
@@ -24,15 +23,9 @@ const targets = [];
 for (const v of variants) {
   const sc = await startSidecar(`alloc-${v.name}`, em, { cli: v.cli, nodeArgs: ['--trace-gc'] });
   const r = appServiceRequest(sc);
-  targets.push({ name: v.name, url: r.url, headers: r.headers, stop: () => sc.stop(), gc: counting(sc.proc) });
+  targets.push({ name: v.name, sc, url: r.url, headers: r.headers, stop: () => sc.stop(), gc: counting(sc.proc) });
 }
-const first = await fetch(targets[0].url, { headers: targets[0].headers });
-const body = await first.text();
-const answerFile = join(scratchDir(), 'alloc-answer.json');
-writeFileSync(
-  answerFile,
-  JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body }),
-);
+const { file: answerFile } = await answerFileOf(targets[0].sc, 'alloc');
 const bare = startProcess('alloc-bare', process.execPath, ['--trace-gc', join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], {
   logDir: scratchDir(),
   env: { PATH: process.env.PATH, NODE_OPTIONS: INJECTED_NODE_OPTIONS },

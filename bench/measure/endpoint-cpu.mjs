@@ -2,14 +2,14 @@
 // serves 100 000 App Service requests at 10 connections under `node --cpu-prof`, one after the other;
 // prints busy µs per request and where they go (README Performance, row 1).
 //   node bench/measure/endpoint-cpu.mjs [path/to/cli.js]   (an unminified build names the functions)
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarise } from '../lib/cpuprofile.mjs';
 import { emulator } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
 import { startProcess } from '../lib/proc.mjs';
-import { appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
+import { answerFileOf, appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
 const cli = process.argv[2];
 const em = await emulator();
 const d1 = mkdtempSync(join(scratchDir(), 'p1-')),
@@ -17,13 +17,7 @@ const d1 = mkdtempSync(join(scratchDir(), 'p1-')),
 const prof = (d) => ['--cpu-prof', '--cpu-prof-dir', d, '--cpu-prof-interval', '100'];
 const sc = await startSidecar('cmp', em, { nodeArgs: prof(d1), cli });
 const req = appServiceRequest(sc);
-const first = await fetch(req.url, { headers: req.headers });
-const body = await first.text();
-const answerFile = join(scratchDir(), 'cmp-answer.json');
-writeFileSync(
-  answerFile,
-  JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body }),
-);
+const { file: answerFile } = await answerFileOf(sc, 'cmp');
 const b = startProcess('bare', process.execPath, [...prof(d2), join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], {
   logDir: scratchDir(),
   env: { PATH: process.env.PATH },

@@ -1,24 +1,17 @@
 // A/B at N connections: the sidecar against bare node:http with node's default flags and with the
 // sidecar's injected flags (5 runs each, medians) — whether the flags or the code make the gap.
 //   AB_EXTRA='{"ENV":"value"}' node bench/measure/endpoint-flags.mjs [connections]
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulator } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
 import { startProcess } from '../lib/proc.mjs';
-import { appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
+import { answerFileOf, appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
 const conns = Number(process.argv[2] ?? 10);
 const em = await emulator();
 const sc = await startSidecar('ab', em, { cli: process.env.AB_CLI || undefined, extra: JSON.parse(process.env.AB_EXTRA ?? '{}') });
 const req = appServiceRequest(sc);
-const first = await fetch(req.url, { headers: req.headers });
-const body = await first.text();
-const answerFile = join(scratchDir(), 'ab-answer.json');
-writeFileSync(
-  answerFile,
-  JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body }),
-);
+const { file: answerFile } = await answerFileOf(sc, 'ab');
 const bare = (name, env) =>
   startProcess(name, process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], {
     logDir: scratchDir(),

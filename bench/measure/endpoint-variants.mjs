@@ -4,13 +4,12 @@
 // N connections in interleaved rounds (or at a steady rate); prints median req/s, p99 and CPU µs
 // per request (from /proc, no profiler overhead), each as a ratio to the bare server's.
 //   VARIANTS='[{"name":"old","cli":"/abs/old-dist/cli.js"},{"name":"new"}]' node bench/measure/endpoint-variants.mjs [connections] [rounds] [steady rate]
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulator } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { BENCH_DIR, scratchDir } from '../lib/paths.mjs';
 import { cpuSecondsPrecise, startProcess } from '../lib/proc.mjs';
-import { appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
+import { answerFileOf, appServiceRequest, INJECTED_NODE_OPTIONS, startSidecar } from '../lib/sidecar.mjs';
 const conns = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 5);
 // a steady rate (requests/s over all connections) instead of as many as the server takes
@@ -25,13 +24,7 @@ for (const v of variants) {
 const req0 = appServiceRequest(sidecars[0].sc);
 // other servers answering the same bytes (a variant with "server": a script taking the answer file)
 const others = [];
-const first = await fetch(req0.url, { headers: req0.headers });
-const body = await first.text();
-const answerFile = join(scratchDir(), 'variants-answer.json');
-writeFileSync(
-  answerFile,
-  JSON.stringify({ status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body }),
-);
+const { file: answerFile } = await answerFileOf(sidecars[0].sc, 'variants');
 const bare = startProcess('bare-variants', process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], {
   logDir: scratchDir(),
   env: { PATH: process.env.PATH, NODE_OPTIONS: INJECTED_NODE_OPTIONS },

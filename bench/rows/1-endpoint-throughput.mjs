@@ -2,14 +2,13 @@
 // connections — against a bare node:http server answering the same bytes (the runtime's floor)
 // and nginx serving the same JSON as a static file (the native floor, reported only).
 // Servers take turns within each run (order rotated per run) so drift hits them alike.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulator, resultLine } from '../lib/context.mjs';
 import { load } from '../lib/load.mjs';
 import { ensureNginx, nginxVersion, startNginx } from '../lib/nginx.mjs';
 import { scratchDir, BENCH_DIR } from '../lib/paths.mjs';
 import { cpuSecondsPrecise, startProcess } from '../lib/proc.mjs';
-import { appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
+import { answerFileOf, appServiceRequest, startSidecar } from '../lib/sidecar.mjs';
 import { median, ratio, round } from '../lib/stats.mjs';
 
 export const LEVELS = [1, 10, 50];
@@ -28,12 +27,8 @@ export async function run(ctx) {
   let nginxNote;
   try {
     const req = appServiceRequest(sidecar);
-    const first = await fetch(req.url, { headers: req.headers });
-    const body = await first.text();
-    if (first.status !== 200) throw new Error(`sidecar answered ${first.status}`);
-    const answer = { status: 200, headers: { 'content-type': first.headers.get('content-type'), 'cache-control': first.headers.get('cache-control') }, body };
-    const answerFile = join(scratchDir(), 'row1-answer.json');
-    writeFileSync(answerFile, JSON.stringify(answer));
+    const { file: answerFile, answer } = await answerFileOf(sidecar, 'row1');
+    const body = answer.body;
     bare = startProcess('row1-bare-http', process.execPath, [join(BENCH_DIR, 'servers', 'bare-http.mjs'), answerFile], { logDir: scratchDir() });
     const { port } = await bare.waitForLine((l) => l.event === 'ready');
     servers.push({ key: 'sidecar', url: req.url, headers: req.headers, pid: sidecar.pid });
