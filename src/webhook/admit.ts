@@ -184,8 +184,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
   /** See Admitter.replica. */
   function replica(review: Buffer): Promise<Answered | undefined> | undefined {
     const found = replicas.unparsedReplica(review);
-    if (!found?.answer.direct) return undefined;
-    return answerReplica(review, found.uid, found.key, found.answer, found.answer.direct);
+    return found && answerReplica(review, found.uid, found.key, found.answer, found.context);
   }
 
   /** A ServiceAccount lookup that answerReplica() made for these bytes before giving up on them. */

@@ -76,12 +76,12 @@ export class ReplicaAnswers {
    * such a value. Such a review is that review with another plain request.uid; its ServiceAccount
    * is still to be checked (get()).
    */
-  unparsedReplica(review: Buffer): { uid: string; key: ReviewKey; answer: ReplicaAnswer } | undefined {
+  unparsedReplica(review: Buffer): { uid: string; key: ReviewKey; answer: ReplicaAnswer; context: ReplicaContext } | undefined {
     if (this.entries.size === 0) return undefined;
     const found = this.unparsedKey(review);
     if (!found) return undefined;
     const answer = this.entries.get(found.key);
-    return answer?.direct ? { uid: found.uid, key: found.key, answer } : undefined;
+    return answer?.direct ? { uid: found.uid, key: found.key, answer, context: answer.direct } : undefined;
   }
 
   /**
