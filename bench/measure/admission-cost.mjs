@@ -82,19 +82,13 @@ const uid0 = req.uid;
 let k = 0;
 const replicaText = () => tmpl.replace(uid0, uid0.slice(0, 24) + String(++k).padStart(12, '0'));
 const distinctText = () => replicaText().replace('"pod-template-hash":"', `"pod-template-hash":"${k}`);
-/** what the server does with one review: the admitter's unparsed replica answer where it has one, else parse and admit */
-async function serve(admit, text) {
-  const buf = Buffer.from(text);
-  const early = admit.replica?.(buf);
-  const answered = early && (await early);
-  if (answered) return answered;
-  return admit(parseAdmissionReview(JSON.parse(buf.toString('utf8'))).request, buf);
-}
+/** what the server does with one review: hands its bytes to the admitter */
+const serve = (admit, text) => admit.review(Buffer.from(text));
 const admit = createAdmitter({ settings, serviceAccounts: { get: async () => sa }, log });
 await timeAsync('admit replica (w/ parse)', () => serve(admit, replicaText()));
 await timeAsync('admit distinct (w/ parse)', () => serve(admit, distinctText()));
-await timeAsync('admit no text (w/ parse)', () => admit(parseAdmissionReview(JSON.parse(tmpl)).request));
+await timeAsync('admit no text (w/ parse)', () => admit.request(parseAdmissionReview(JSON.parse(tmpl)).request));
 const admit0 = createAdmitter({ settings, serviceAccounts: { get: async () => sa }, log, replicaAnswers: new ReplicaAnswers(0) });
 await timeAsync('distinct, keep 0', () => serve(admit0, distinctText()));
-await timeAsync('distinct, no text', () => admit0(parseAdmissionReview(JSON.parse(distinctText())).request));
+await timeAsync('distinct, no text', () => admit0.request(parseAdmissionReview(JSON.parse(distinctText())).request));
 if (process.env.JSON_OUT) console.log(JSON.stringify(results));

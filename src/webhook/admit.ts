@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import {
   allowPatchJson,
+  parseAdmissionReview,
   allowResponse,
   denyResponse,
   isPodCreate,
@@ -42,21 +43,36 @@ export interface Admission extends Answered {
   review: AdmissionReviewResponse;
 }
 
-/**
- * Decides AdmissionRequests. Given the review's bytes too, an answer may be the one decided for an
- * earlier replica of the same pod template (ReplicaAnswers); without them, every request is decided
- * afresh and the response object is returned as well.
- */
+/** A body that is not an AdmissionReview: what is wrong with it (the server answers 400). */
+export interface UnreadableReview {
+  problem: string;
+}
+
+/** Decides admissions: an AdmissionReview from the bytes received, or a request already parsed. */
 export interface Admitter {
-  (request: AdmissionRequest): Promise<Admission>;
-  (request: AdmissionRequest, review: Buffer): Promise<Answered>;
   /**
-   * The answer for a replica from the review's bytes alone, before they are parsed: only for the
-   * same bytes but a plain request.uid as a review whose answer was kept (ReplicaAnswers
-   * unparsedReplica()), and the same ServiceAccount. Undefined (or a promise of it): parse the
-   * review and call the admitter.
+   * Decides an AdmissionReview from its bytes as received. A replica of a pod template whose
+   * answer was kept (ReplicaAnswers) may be answered before the bytes are parsed; every other
+   * review is parsed and decided, and its answer may be kept for the replicas that follow.
    */
-  replica?: (review: Buffer) => Promise<Answered | undefined> | undefined;
+  review(bytes: Buffer): Promise<Answered | UnreadableReview>;
+  /** Decides one parsed AdmissionRequest afresh (no answer is kept or reused). */
+  request(request: AdmissionRequest): Promise<Admission>;
+}
+
+/** What the server knows of a review's bytes when it decides the request they carry. */
+interface ReviewBytes {
+  bytes: Buffer;
+  /** the bytes' key (ReplicaAnswers.keyOf()), when already computed for this request's uid */
+  key: ReviewKey | undefined;
+  /** a ServiceAccount lookup made for these bytes before they were parsed, to be used instead of a second one */
+  lookup: ServiceAccountLookupMade | undefined;
+}
+
+interface ServiceAccountLookupMade {
+  namespace: string;
+  name: string;
+  result: Promise<ServiceAccountRef | null>;
 }
 
 const SECRET_BYTES = 32;
@@ -79,19 +95,44 @@ export function newIdentityHeader(): string {
 }
 
 /**
- * Decides one AdmissionRequest: only Pod CREATE is mutated; the ServiceAccount is read when the
- * pod needs it; the answer is an allowing response with a JSONPatch, without one, or a denial.
- * Never throws. (`dryRun` needs nothing special: the webhook has no side effects.)
+ * Decides admissions: only Pod CREATE is mutated; the ServiceAccount is read when the pod needs it;
+ * the answer is an allowing response with a JSONPatch, without one, or a denial. Never throws.
+ * (`dryRun` needs nothing special: the webhook has no side effects.)
  *
  * @example
- * const admit = createAdmitter({ settings, serviceAccounts, log });
- * const { review, result } = await admit(request);
+ * const admitter = createAdmitter({ settings, serviceAccounts, log });
+ * const answered = await admitter.review(body); // { body, result, reused } or { problem }
  */
 export function createAdmitter(deps: AdmitDeps): Admitter {
   const newSecret = deps.newSecret ?? newIdentityHeader;
   const replicas = deps.replicaAnswers ?? new ReplicaAnswers();
   const fresh = (review: AdmissionReviewResponse, result: AdmissionResult): Admission => ({ review, result, body: serializeReview(review), reused: false });
-  async function admit(request: AdmissionRequest, review?: Buffer): Promise<Admission | Answered> {
+
+  async function review(bytes: Buffer): Promise<Answered | UnreadableReview> {
+    // a replica of a pod template whose answer was kept: answered before its review is parsed
+    const unparsed = replicas.unparsedReplica(bytes);
+    let lookup: ServiceAccountLookupMade | undefined;
+    if (unparsed?.kept) {
+      const replica = await answerReplica(unparsed.uid, unparsed.key, unparsed.kept.answer, unparsed.kept.context);
+      if ('body' in replica) return replica;
+      lookup = replica.lookup;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      return { problem: `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}` };
+    }
+    const parsed = parseAdmissionReview(json);
+    if (!parsed.ok) return { problem: parsed.problem };
+    // the key found before parsing is this request's when the value it was found at is its uid
+    const key = unparsed !== undefined && unparsed.uid === parsed.request.uid ? unparsed.key : undefined;
+    return decide(parsed.request, { bytes, key, lookup });
+  }
+
+  function decide(request: AdmissionRequest, review: undefined): Promise<Admission>;
+  function decide(request: AdmissionRequest, review: ReviewBytes): Promise<Answered>;
+  async function decide(request: AdmissionRequest, review: ReviewBytes | undefined): Promise<Admission | Answered> {
     const { uid } = request;
     if (!isPodCreate(request)) return fresh(allowResponse(uid), 'skipped');
     const shapeProblem = checkPodShape(request.object);
@@ -109,8 +150,9 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       if (needsServiceAccount(pod)) {
         const saName = serviceAccountNameOf(pod);
         context.serviceAccount = saName;
+        const made = review?.lookup;
         try {
-          serviceAccount = await lookupServiceAccount(namespace, saName, review);
+          serviceAccount = await (made && made.namespace === namespace && made.name === saName ? made.result : deps.serviceAccounts.get(namespace, saName));
         } catch (err) {
           const message = err instanceof ServiceAccountLookupError ? err.message : `could not read ServiceAccount ${namespace}/${saName}`;
           deps.log.warn({ ...ctx, serviceAccount: saName, reason: err instanceof ServiceAccountLookupError ? err.reason : 'other' }, message);
@@ -123,7 +165,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
         }
       }
       // the decision depends on the review's bytes, the ServiceAccount's annotations and the settings
-      const key = review === undefined ? undefined : replicas.keyOf(review, uid);
+      const key = review === undefined ? undefined : (review.key ?? replicas.keyOf(review.bytes, uid));
       const saFingerprint = serviceAccount ? JSON.stringify(serviceAccount.annotations) : '';
       const kept = key === undefined ? undefined : replicas.get(key, saFingerprint);
       if (kept) {
@@ -136,9 +178,10 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
         secrets.push(s);
         return s;
       });
+      const bytes = review?.bytes;
       if (outcome.kind === 'skipped') {
         deps.log.debug({ ...ctx, reason: outcome.reason }, 'skipped');
-        return keep(key, saFingerprint, fresh(allowResponse(uid), 'skipped'), undefined, secrets, review, context);
+        return keep(key, saFingerprint, fresh(allowResponse(uid), 'skipped'), undefined, secrets, bytes, context);
       }
       if (outcome.kind === 'denied') {
         deps.log.info({ ...ctx, reason: outcome.message }, 'denied');
@@ -147,11 +190,11 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       const { patch } = outcome;
       if (patch.length === 0) {
         deps.log.debug(ctx, 'already injected; nothing to add');
-        return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets, review, context);
+        return keep(key, saFingerprint, fresh(allowResponse(uid, undefined, outcome.warnings), 'skipped'), undefined, secrets, bytes, context);
       }
       deps.log.debug({ ...ctx, operations: patch.length, dryRun: request.dryRun }, 'injected');
       const patchJson = serializePatch(patch);
-      return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets, review, context);
+      return keep(key, saFingerprint, fresh(allowPatchJson(uid, patchJson, outcome.warnings), 'injected'), patchJson, secrets, bytes, context);
     } catch (err) {
       deps.log.error({ ...ctx, err: err instanceof Error ? err.message : String(err) }, 'internal error while mutating');
       return fresh(denyResponse(uid, 500, 'entra-sidecar: internal error while mutating the pod; see the webhook log'), 'error');
@@ -169,59 +212,47 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
     admission: Admission,
     patchJson: string | undefined,
     secrets: string[],
-    review: Buffer | undefined,
+    bytes: Buffer | undefined,
     context: ReplicaContext,
   ): Admission {
-    if (key === undefined || review === undefined || secrets.length > 1 || !replicas.seenBefore(key)) return admission;
+    if (key === undefined || bytes === undefined || secrets.length > 1 || !replicas.seenBefore(key)) return admission;
     const kept = ReplicaAnswer.keep(admission.result, saFingerprint, admission.review, admission.body, patchJson, secrets[0]);
     if (kept) {
-      if (replicas.uidIsFirstMember(review, admission.review.response.uid)) kept.direct = context;
+      if (replicas.uidIsFirstMember(bytes, admission.review.response.uid)) kept.direct = context;
       replicas.set(key, kept);
     }
     return admission;
   }
 
-  /** See Admitter.replica. */
-  function replica(review: Buffer): Promise<Answered | undefined> | undefined {
-    const found = replicas.unparsedReplica(review);
-    return found && answerReplica(review, found.uid, found.key, found.answer, found.context);
-  }
-
-  /** A ServiceAccount lookup that answerReplica() made for these bytes before giving up on them. */
-  const earlierLookups = new WeakMap<Buffer, { namespace: string; name: string; result: Promise<ServiceAccountRef | null> }>();
-
-  function lookupServiceAccount(namespace: string, name: string, review: Buffer | undefined): Promise<ServiceAccountRef | null> {
-    const earlier = review && earlierLookups.get(review);
-    if (earlier) {
-      earlierLookups.delete(review);
-      if (earlier.namespace === namespace && earlier.name === name) return earlier.result;
-    }
-    return deps.serviceAccounts.get(namespace, name);
-  }
-
-  async function answerReplica(review: Buffer, uid: string, key: ReviewKey, answer: ReplicaAnswer, context: ReplicaContext): Promise<Answered | undefined> {
+  /**
+   * A kept answer for a replica whose review is not parsed yet, once its ServiceAccount is checked:
+   * the answer, or — the ServiceAccount gone, unreadable or changed — the lookup made, for the
+   * review's decision afresh to use (a missing ServiceAccount is waited for once, not twice).
+   */
+  async function answerReplica(
+    uid: string,
+    key: ReviewKey,
+    answer: ReplicaAnswer,
+    context: ReplicaContext,
+  ): Promise<Answered | { lookup: ServiceAccountLookupMade | undefined }> {
     let saFingerprint = '';
+    let lookup: ServiceAccountLookupMade | undefined;
     if (context.serviceAccount !== undefined) {
-      const lookup = deps.serviceAccounts.get(context.namespace, context.serviceAccount);
+      lookup = { namespace: context.namespace, name: context.serviceAccount, result: deps.serviceAccounts.get(context.namespace, context.serviceAccount) };
       let serviceAccount;
       try {
-        serviceAccount = await lookup;
+        serviceAccount = await lookup.result;
       } catch {
-        serviceAccount = null;
+        return { lookup };
       }
-      if (!serviceAccount) {
-        // decided afresh, with this lookup's outcome (not a second wait for a missing ServiceAccount)
-        earlierLookups.set(review, { namespace: context.namespace, name: context.serviceAccount, result: lookup });
-        return undefined;
-      }
+      if (!serviceAccount) return { lookup };
       saFingerprint = JSON.stringify(serviceAccount.annotations);
     }
     // the ServiceAccount's annotations changed since: decided afresh (get() drops the answer)
-    if (replicas.get(key, saFingerprint) !== answer) return undefined;
+    if (replicas.get(key, saFingerprint) !== answer) return { lookup };
     deps.log.debug({ namespace: context.namespace, pod: context.pod, uid, result: answer.result }, 'answered as an earlier replica of this pod template');
     return { body: answer.render(uid, newSecret), result: answer.result, reused: true };
   }
 
-  (admit as Admitter).replica = replica;
-  return admit as Admitter;
+  return { review, request: (request) => decide(request, undefined) };
 }

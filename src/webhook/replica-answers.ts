@@ -26,8 +26,6 @@ export class ReplicaAnswers {
   private readonly entries = new Map<ReviewKey, ReplicaAnswer>();
   /** keys seen once, oldest first: an answer is kept when its review comes a second time */
   private readonly seen = new Set<ReviewKey>();
-  /** the key unparsedKey() computed last, for keyOf() on the same bytes */
-  private last: { review: Buffer; uid: string; key: ReviewKey } | undefined;
 
   constructor(
     readonly maxEntries = 128,
@@ -42,8 +40,6 @@ export class ReplicaAnswers {
    * reviews share a key only when they are the same bytes around one uid at the same place.
    */
   keyOf(review: Buffer, uid: string): ReviewKey | undefined {
-    // the key unparsedKey() just computed for these bytes and this uid, if it did
-    if (this.last !== undefined && this.last.review === review && this.last.uid === uid) return this.last.key;
     if (review.length > this.maxReviewBytes || uid === '') return undefined;
     const at = review.indexOf(uid, 0, 'utf8');
     if (at === -1 || review.indexOf(uid, at + 1, 'utf8') !== -1) return undefined;
@@ -65,23 +61,23 @@ export class ReplicaAnswers {
     if (end === -1 || end - at > MAX_PLAIN_UID) return undefined;
     const uid = review.toString('latin1', at, end);
     if (!PLAIN_UID.test(uid) || review.indexOf(uid, 0, 'latin1') !== at || review.indexOf(uid, end, 'latin1') !== -1) return undefined;
-    const key = digest(review, at, end);
-    this.last = { review, uid, key };
-    return { uid, key };
+    return { uid, key: digest(review, at, end) };
   }
 
   /**
-   * The answer kept for a replica whose review is not parsed yet: one kept with `direct` (its
-   * review's first `"uid":"` value was shown to be its request.uid), for the same bytes around
-   * such a value. Such a review is that review with another plain request.uid; its ServiceAccount
-   * is still to be checked (get()).
+   * What a review not parsed yet tells from its bytes: its first `"uid":"` value and the key
+   * (unparsedKey()), and the answer kept with `direct` (its review's first `"uid":"` value was
+   * shown to be its request.uid) for the same bytes around such a value, if any: such a review is
+   * that review with another plain request.uid; its ServiceAccount is still to be checked (get()).
+   * Undefined when no answer is kept at all (the key is then left to keyOf(), once parsed) or the
+   * review has no plain first uid value.
    */
-  unparsedReplica(review: Buffer): { uid: string; key: ReviewKey; answer: ReplicaAnswer; context: ReplicaContext } | undefined {
+  unparsedReplica(review: Buffer): { uid: string; key: ReviewKey; kept: { answer: ReplicaAnswer; context: ReplicaContext } | undefined } | undefined {
     if (this.entries.size === 0) return undefined;
     const found = this.unparsedKey(review);
     if (!found) return undefined;
     const answer = this.entries.get(found.key);
-    return answer?.direct ? { uid: found.uid, key: found.key, answer, context: answer.direct } : undefined;
+    return { uid: found.uid, key: found.key, kept: answer?.direct ? { answer, context: answer.direct } : undefined };
   }
 
   /**

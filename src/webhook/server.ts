@@ -2,8 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bound, serverOptions, type BodyLease, type ListenerLimits } from '../http/bounded-listener.js';
 import type { Logger } from '../log.js';
-import { parseAdmissionReview } from './admission-review.js';
-import type { Admitter, Answered } from './admit.js';
+import type { Admitter, Answered, UnreadableReview } from './admit.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { TlsSource } from './tls.js';
 
@@ -160,42 +159,16 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       metrics.observeAdmission('error', elapsed(started));
       return send(res, 413, status(413, 'RequestEntityTooLarge', `the body is larger than ${max} bytes`), { connection: 'close' });
     }
-    // a replica of a pod template whose answer was kept: answered before its review is parsed
-    const early = options.admit.replica?.(body.text);
-    if (early) return void respondEarly(res, early, body.text, started);
-    parseAndAdmit(res, body.text, started);
+    void respond(res, options.admit.review(body.text), started);
   }
 
-  function parseAndAdmit(res: ServerResponse, text: Buffer, started: number): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text.toString('utf8'));
-    } catch (err) {
-      metrics.observeAdmission('error', elapsed(started));
-      return send(res, 400, status(400, 'BadRequest', `the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`));
-    }
-    const parsed = parseAdmissionReview(json);
-    if (!parsed.ok) {
-      metrics.observeAdmission('error', elapsed(started));
-      return send(res, 400, status(400, 'BadRequest', parsed.problem));
-    }
-    void respond(res, options.admit(parsed.request, text), started);
-  }
-
-  async function respondEarly(res: ServerResponse, early: Promise<Answered | undefined>, text: Buffer, started: number): Promise<void> {
-    let answered: Answered | undefined;
-    try {
-      answered = await early;
-    } catch {
-      answered = undefined;
-    }
-    if (answered) return respond(res, Promise.resolve(answered), started);
-    parseAndAdmit(res, text, started);
-  }
-
-  async function respond(res: ServerResponse, answer: Promise<Answered>, started: number): Promise<void> {
+  async function respond(res: ServerResponse, answer: Promise<Answered | UnreadableReview>, started: number): Promise<void> {
     try {
       const answered = await answer;
+      if ('problem' in answered) {
+        metrics.observeAdmission('error', elapsed(started));
+        return send(res, 400, status(400, 'BadRequest', answered.problem));
+      }
       metrics.observeAdmission(answered.result, elapsed(started));
       if (answered.reused) metrics.replicaAnswers.inc();
       send(res, 200, answered.body);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { AdmissionRequest } from '../../src/webhook/admission-review.js';
-import { createAdmitter, type Answered } from '../../src/webhook/admit.js';
+import { createAdmitter, type Admitter, type Answered, type UnreadableReview } from '../../src/webhook/admit.js';
 import type { ServiceAccountRef } from '../../src/webhook/annotations.js';
 import type { Pod } from '../../src/webhook/pod.js';
 import { ReplicaAnswers } from '../../src/webhook/replica-answers.js';
@@ -39,6 +39,21 @@ function saLookup(initial: ServiceAccountRef): ServiceAccountLookup & { sa: Serv
   return l;
 }
 
+function answered(a: Answered | UnreadableReview): Answered {
+  if ('problem' in a) throw new Error(`unreadable review: ${a.problem}`);
+  return a;
+}
+/** The admitter's answer to these bytes, and whether it parsed them (JSON.parse of their text) to give it. */
+async function reviewed(admit: Admitter, bytes: Buffer): Promise<{ answer: Answered; parsed: boolean }> {
+  const text = bytes.toString('utf8');
+  const parse = vi.spyOn(JSON, 'parse');
+  try {
+    const answer = answered(await admit.review(bytes));
+    return { answer, parsed: parse.mock.calls.some(([t]) => t === text) };
+  } finally {
+    parse.mockRestore();
+  }
+}
 const response = (a: Answered) => JSON.parse(a.body).response as { uid: string; allowed: boolean; patch?: string; warnings?: string[] };
 const patchOf = (a: Answered) => JSON.parse(Buffer.from(response(a).patch as string, 'base64').toString()) as unknown[];
 
@@ -47,11 +62,8 @@ function setup(pod: Pod, replicaAnswers = new ReplicaAnswers()) {
   let n = 0;
   const newSecret = () => (++n).toString(16).padStart(64, 'c');
   const admit = createAdmitter({ settings: settings(), serviceAccounts, log, newSecret, replicaAnswers });
-  /** one replica's review, as the server hands it over: parsed, and its bytes */
-  const replica = (p: Pod, name: string, namespace?: string) => {
-    const text = reviewText(p, uid(name), namespace);
-    return admit(requestOf(text), Buffer.from(text));
-  };
+  /** one replica's review, as the server hands it over: its bytes */
+  const replica = async (p: Pod, name: string, namespace?: string) => answered(await admit.review(Buffer.from(reviewText(p, uid(name), namespace))));
   return { admit, replica, serviceAccounts, replicaAnswers };
 }
 const secret = (n: number) => n.toString(16).padStart(64, 'c');
@@ -76,9 +88,9 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
     expect(env(byName(injected, pod.spec.containers[0].name)).IDENTITY_HEADER).toBe(secret(3));
     // and it is what deciding afresh gives
     const fresh = setup(pod);
-    await fresh.admit(requestOf(reviewText(pod, uid('x'))));
-    await fresh.admit(requestOf(reviewText(pod, uid('y'))));
-    expect(third.body).toBe((await fresh.admit(requestOf(reviewText(pod, uid('uid-3'))))).body);
+    await fresh.admit.request(requestOf(reviewText(pod, uid('x'))));
+    await fresh.admit.request(requestOf(reviewText(pod, uid('y'))));
+    expect(third.body).toBe((await fresh.admit.request(requestOf(reviewText(pod, uid('uid-3'))))).body);
   });
 
   it('decides afresh when the review differs in any other byte, or the ServiceAccount changed', async () => {
@@ -172,39 +184,42 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
     expect(env(late).IDENTITY_HEADER).toBe(secret(1));
   });
 
-  describe('answered before the review is parsed (Admitter.replica)', () => {
+  describe('answered before the review is parsed (Admitter.review)', () => {
     /** the bytes of one replica's review */
     const bytes = (p: Pod, name: string) => Buffer.from(reviewText(p, uid(name)));
 
     it('gives the answer deciding afresh gives: the replica’s uid and a new secret, once an answer is kept', async () => {
       const pod = loadPod('deployment-pod');
-      const { admit, replica, serviceAccounts } = setup(pod);
-      expect(admit.replica?.(bytes(pod, 'e0'))).toBeUndefined(); // nothing kept yet
+      const { admit, replica, serviceAccounts, replicaAnswers } = setup(pod);
+      expect(replicaAnswers.unparsedReplica(bytes(pod, 'e0'))).toBeUndefined(); // nothing kept yet
       await replica(pod, 'e1');
       const second = await replica(pod, 'e2');
       const gets = serviceAccounts.gets;
-      const third = await admit.replica?.(bytes(pod, 'e3'));
-      expect(third).toBeDefined();
-      if (!third) return;
-      expect([third.reused, third.result]).toEqual([true, 'injected']);
+      const { answer: third, parsed } = await reviewed(admit, bytes(pod, 'e3'));
+      expect([parsed, third.reused, third.result]).toEqual([false, true, 'injected']);
       expect(serviceAccounts.gets).toBe(gets + 1); // the ServiceAccount is still checked
       expect(response(third).uid).toBe(uid('e3'));
       expect(JSON.stringify(patchOf(third))).toBe(JSON.stringify(patchOf(second)).replaceAll(secret(2), secret(3)));
       const fresh = setup(pod);
-      await fresh.admit(requestOf(reviewText(pod, uid('x'))));
-      await fresh.admit(requestOf(reviewText(pod, uid('y'))));
-      expect(third.body).toBe((await fresh.admit(requestOf(reviewText(pod, uid('e3'))))).body);
-      // any other byte, or a uid that is not plain: parse it
+      await fresh.admit.request(requestOf(reviewText(pod, uid('x'))));
+      await fresh.admit.request(requestOf(reviewText(pod, uid('y'))));
+      expect(third.body).toBe((await fresh.admit.request(requestOf(reviewText(pod, uid('e3'))))).body);
+      // any other byte, or a uid that is not plain: parsed
       const other = structuredClone(pod);
       other.metadata!.labels!.extra = 'x';
-      expect(admit.replica?.(bytes(other, 'e4'))).toBeUndefined();
-      expect(admit.replica?.(Buffer.from(reviewText(pod, 'e5_0000-0000-4000-8000-000000000000')))).toBeUndefined();
-      expect(admit.replica?.(Buffer.from(reviewText(pod, `${uid('e6')}\\u0030`)))).toBeUndefined();
+      for (const b of [
+        bytes(other, 'e4'),
+        Buffer.from(reviewText(pod, 'e5_0000-0000-4000-8000-000000000000')),
+        Buffer.from(reviewText(pod, `${uid('e6')}\\u0030`)),
+      ]) {
+        expect(replicaAnswers.unparsedReplica(b)?.kept).toBeUndefined();
+        expect((await reviewed(admit, b)).parsed).toBe(true);
+      }
     });
 
     it('only where the first "uid" member is the request’s uid: another member with that value first is not reused unparsed', async () => {
       const pod = loadPod('deployment-pod');
-      const { admit } = setup(pod);
+      const { admit, replicaAnswers } = setup(pod);
       // request.uid written with an escape, and the same value, plain, in a member named uid before it
       const crafted = (first: string, name: string) =>
         Buffer.from(
@@ -213,16 +228,18 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
       // three replicas, the same bytes: the second's answer is kept
       for (let i = 0; i < 3; i++) {
         const text = crafted(uid('k1'), 'k1');
-        const request = requestOf(text.toString());
-        expect(request.uid).toBe(uid('k1'));
-        await admit(request, text);
+        expect(requestOf(text.toString()).uid).toBe(uid('k1'));
+        answered(await admit.review(text));
       }
+      expect(replicaAnswers.size()).toBe(1);
       // the same bytes but the first member's value: another review, whose request.uid is still k1's
       const attempt = crafted(uid('evil'), 'k1');
-      expect(admit.replica?.(attempt)).toBeUndefined();
-      expect(response(await admit(requestOf(attempt.toString()), attempt)).uid).toBe(uid('k1'));
-      // (keyed by the member that names the uid as written, the kept answer is found, and would be wrong)
-      expect((await admit(requestOf(crafted(uid('k1'), 'k1').toString()), crafted(uid('k1'), 'k1'))).reused).toBe(true);
+      expect(replicaAnswers.unparsedReplica(attempt)?.kept).toBeUndefined();
+      const decided = await reviewed(admit, attempt);
+      expect([decided.parsed, response(decided.answer).uid]).toEqual([true, uid('k1')]);
+      // (keyed by the member that names the uid as written, the kept answer is found once parsed, and is right)
+      const again = await reviewed(admit, crafted(uid('k1'), 'k1'));
+      expect([again.parsed, again.answer.reused, response(again.answer).uid]).toEqual([true, true, uid('k1')]);
     });
 
     it('a ServiceAccount changed or gone: parsed and decided afresh, with one lookup', async () => {
@@ -234,13 +251,13 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
         ...serviceAccounts.sa,
         annotations: { ...serviceAccounts.sa.annotations, 'azure.workload.identity/client-id': 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa' },
       };
-      expect(await admit.replica?.(bytes(pod, 's3'))).toBeUndefined();
+      const changedGets = serviceAccounts.gets;
+      const afresh = await reviewed(admit, bytes(pod, 's3'));
+      expect([afresh.parsed, afresh.answer.reused]).toEqual([true, false]);
+      expect(serviceAccounts.gets).toBe(changedGets + 1);
       expect(replicaAnswers.size()).toBe(0);
-      const afresh = await replica(pod, 's3');
-      expect(afresh.reused).toBe(false);
-      expect(env(byName(applyJsonPatch(pod, patchOf(afresh)), 'entra-sidecar')).AZURE_CLIENT_ID).toBe('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
+      expect(env(byName(applyJsonPatch(pod, patchOf(afresh.answer)), 'entra-sidecar')).AZURE_CLIENT_ID).toBe('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
       // gone: the denial comes from the lookup already made, not a second wait for it
-      await replica(pod, 's4');
       const missing = setup(pod);
       await missing.replica(pod, 'm1');
       await missing.replica(pod, 'm2');
@@ -248,11 +265,9 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
         missing.serviceAccounts.gets++;
         return null;
       };
-      const text = bytes(pod, 'm3');
       const gets = missing.serviceAccounts.gets;
-      expect(await missing.admit.replica?.(text)).toBeUndefined();
-      const denied = await missing.admit(requestOf(text.toString()), text);
-      expect(denied.result).toBe('denied');
+      const denied = await reviewed(missing.admit, bytes(pod, 'm3'));
+      expect([denied.parsed, denied.answer.result]).toEqual([true, 'denied']);
       expect(missing.serviceAccounts.gets).toBe(gets + 1);
     });
   });

@@ -137,7 +137,7 @@ describe('admission with the real lookup', () => {
     });
     const pod = loadPod('job-pod');
     pod.spec.serviceAccountName = 'app';
-    const { review: r1, result } = await admit(review(pod, 'prec'));
+    const { review: r1, result } = await admit.request(review(pod, 'prec'));
     expect(result).toBe('injected');
     const ops = JSON.parse(Buffer.from(r1.response.patch as string, 'base64').toString()) as Array<{ path: string; value: any }>;
     const sidecar = ops.find((o) => o.path === '/spec/initContainers')?.value?.[0] ?? ops.find((o) => o.path === '/spec/initContainers/0')?.value;
@@ -145,7 +145,7 @@ describe('admission with the real lookup', () => {
     expect(env(sidecar).AZURE_TENANT_ID).toBe(TENANT_ID);
 
     pod.metadata!.annotations!['entra-sidecar.io/client-id'] = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
-    const { review: r2 } = await admit(review(pod, 'prec'));
+    const { review: r2 } = await admit.request(review(pod, 'prec'));
     const ops2 = JSON.parse(Buffer.from(r2.response.patch as string, 'base64').toString()) as Array<{ path: string; value: any }>;
     const sidecar2 = ops2.find((o) => o.path === '/spec/initContainers')?.value?.[0];
     expect(env(sidecar2).AZURE_CLIENT_ID).toBe('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
@@ -162,7 +162,7 @@ describe('admission with the real lookup', () => {
       log,
     });
     const pod = loadPod('deployment-pod');
-    const { review: r, result } = await admit(review(pod, 'nowhere'));
+    const { review: r, result } = await admit.request(review(pod, 'nowhere'));
     expect(result).toBe('denied');
     expect(r.response.allowed).toBe(false);
     expect(r.response.status?.code).toBe(400);
@@ -178,7 +178,7 @@ describe('admission with the real lookup', () => {
       serviceAccounts: createServiceAccountLookup(kubeServiceAccountReader(loadKubeConfig({ KUBECONFIG: api.kubeconfigPath }))),
       log,
     });
-    const { review: r, result } = await admit(review(loadPod('deployment-pod'), 'down'));
+    const { review: r, result } = await admit.request(review(loadPod('deployment-pod'), 'down'));
     expect(result).toBe('error');
     expect(r.response.status).toEqual({ code: 500, message: expect.stringContaining('could not read ServiceAccount down/orders-api') });
   });
@@ -191,11 +191,11 @@ describe('admission with the real lookup', () => {
       log,
     });
     const pod = loadPod('deployment-pod');
-    const first = await admit(review(pod, 'reinv'));
+    const first = await admit.request(review(pod, 'reinv'));
     const { applyJsonPatch } = await import('./pod-checks.js');
     const injected = applyJsonPatch(pod, JSON.parse(Buffer.from(first.review.response.patch as string, 'base64').toString()));
     const before = saGets('reinv', 'orders-api');
-    const second = await admit(review(injected, 'reinv'));
+    const second = await admit.request(review(injected, 'reinv'));
     expect(second.result).toBe('skipped');
     expect(second.review.response).toEqual({ uid: 'u1', allowed: true });
     expect(saGets('reinv', 'orders-api')).toBe(before + 1);
