@@ -3,6 +3,7 @@
 // autocannon, stops it and summarises the profile: self time by package and by function,
 // inclusive time by function.
 //   node bench/profile.mjs [--target sidecar|webhook] [--connections 10] [--seconds 10] [--top 30] [--out dir] [--cli path/to/cli.js]
+//   (webhook: --reviews same|replicas|distinct — one review again and again, row 7's replicas, or row 7d's pods of their own)
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,7 +12,7 @@ import { emulator } from './lib/context.mjs';
 import { load } from './lib/load.mjs';
 import { CLI, scratchDir } from './lib/paths.mjs';
 import { appServiceRequest, startSidecar } from './lib/sidecar.mjs';
-import { startWebhookUnderTest } from './rows/7-webhook.mjs';
+import { reviewStream, startWebhookUnderTest } from './rows/7-webhook.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '30' },
     out: { type: 'string' },
     cli: { type: 'string', default: CLI },
+    reviews: { type: 'string', default: 'same' },
   },
 });
 const dir = values.out ?? mkdtempSync(join(scratchDir(), 'prof-'));
@@ -30,7 +32,13 @@ const duration = Number(values.seconds);
 let res;
 if (values.target === 'webhook') {
   const w = await startWebhookUnderTest({ nodeArgs, cli: values.cli });
-  res = await load({ url: w.url, method: 'POST', headers: { 'content-type': 'application/json' }, body: w.review, connections, duration, warmupSeconds: 1 });
+  const headers = { 'content-type': 'application/json' };
+  if (values.reviews === 'same') res = await load({ url: w.url, method: 'POST', headers, body: w.review, connections, duration, warmupSeconds: 1 });
+  else {
+    const next = reviewStream(w.review, values.reviews === 'distinct');
+    const requests = [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: next() }) }];
+    res = await load({ url: w.url, requests, connections, duration, warmupSeconds: 1 });
+  }
   await w.stop();
 } else {
   const em = await emulator();

@@ -14,8 +14,9 @@ export const SIDECAR_NODE_OPTIONS = '--max-old-space-size=48 --max-semi-space-si
  * V8 flags the sidecar sets on itself at start (`v8.setFlagsFromString`), before its modules load:
  * flags Node does not accept in NODE_OPTIONS. `--optimize-for-size` makes V8 grow the old generation
  * in smaller steps and compile less eagerly: after 200 000 requests RSS stayed at ~61 MiB instead of
- * ~65 (+1.8 % growth instead of +6.9 %), for ~10 % fewer requests per second at 10 connections
- * (README, Performance: a sidecar's apps ask for a token about once an hour per scope, so memory is
- * what a fleet pays for). The bench, the soak and the tests run the sidecar as built, so with it.
+ * ~65 (+1.8 % growth instead of +6.9 %). Its throughput cost (~10 % at 10 connections in session
+ * 4's paired runs) did not show beyond noise in session 6's (README, Performance; a sidecar's apps
+ * ask for a token about once an hour per scope, so memory is what a fleet pays for). The bench, the
+ * soak and the tests run the sidecar as built, so with it.
  */
 export const SIDECAR_V8_FLAGS = '--optimize-for-size';
