@@ -12,7 +12,7 @@ import { emulator } from './lib/context.mjs';
 import { load } from './lib/load.mjs';
 import { CLI, scratchDir } from './lib/paths.mjs';
 import { appServiceRequest, startSidecar } from './lib/sidecar.mjs';
-import { reviewStream, startWebhookUnderTest } from './rows/7-webhook.mjs';
+import { requestsOf, reviewStream, startWebhookUnderTest } from './rows/7-webhook.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -35,8 +35,7 @@ if (values.target === 'webhook') {
   const headers = { 'content-type': 'application/json' };
   if (values.reviews === 'same') res = await load({ url: w.url, method: 'POST', headers, body: w.review, connections, duration, warmupSeconds: 1 });
   else {
-    const next = reviewStream(w.review, values.reviews === 'distinct');
-    const requests = [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: next() }) }];
+    const requests = requestsOf(headers, reviewStream(w.review, values.reviews === 'distinct'));
     res = await load({ url: w.url, requests, connections, duration, warmupSeconds: 1 });
   }
   await w.stop();

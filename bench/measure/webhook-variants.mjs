@@ -3,7 +3,7 @@
 // 10 connections in interleaved rounds; prints the median admissions/s of each build and every round's.
 //   CLIS='{"old":"/abs/old/cli.js","new":"/abs/new/cli.js"}' node bench/measure/webhook-variants.mjs [rounds]
 import { load } from '../lib/load.mjs';
-import { reviewStream, startWebhookUnderTest } from '../rows/7-webhook.mjs';
+import { requestsOf, reviewStream, startWebhookUnderTest } from '../rows/7-webhook.mjs';
 const rounds = Number(process.argv[2] ?? 5);
 const clis = JSON.parse(process.env.CLIS);
 const hooks = [];
@@ -13,10 +13,9 @@ const res = {};
 for (const mode of ['replicas', 'distinct']) {
   for (let r = 0; r < rounds; r++)
     for (const h of r % 2 ? [...hooks].reverse() : hooks) {
-      const next = reviewStream(h.w.review, mode === 'distinct');
       const x = await load({
         url: h.w.url,
-        requests: [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: next() }) }],
+        requests: requestsOf(headers, reviewStream(h.w.review, mode === 'distinct')),
         connections: 10,
         duration: 4,
         warmupSeconds: 1,

@@ -248,7 +248,7 @@ export function reviewStream(review, distinct) {
 }
 
 /** autocannon's request list for one POST whose body is the stream's next review. */
-function requestsOf(headers, next) {
+export function requestsOf(headers, next) {
   return [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: next() }) }];
 }
 

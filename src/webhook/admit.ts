@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import {
   allowPatchJson,
-  parseAdmissionReview,
   allowResponse,
   denyResponse,
   isPodCreate,
+  parseAdmissionReview,
   serializeReview,
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -96,7 +96,7 @@ export function newIdentityHeader(): string {
 
 /**
  * Decides admissions: only Pod CREATE is mutated; the ServiceAccount is read when the pod needs it;
- * the answer is an allowing response with a JSONPatch, without one, or a denial. Never throws.
+ * the answer is an allowing response with a JSONPatch, without one, or a denial. Never rejects.
  * (`dryRun` needs nothing special: the webhook has no side effects.)
  *
  * @example
@@ -113,7 +113,8 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
     const unparsed = replicas.unparsedReplica(bytes);
     let lookup: ServiceAccountLookupMade | undefined;
     if (unparsed?.kept) {
-      const replica = await answerReplica(unparsed.uid, unparsed.key, unparsed.kept.answer, unparsed.kept.context);
+      // a kept answer that cannot be given (its lookup threw, say): decided afresh, as any review
+      const replica = await answerReplica(unparsed.uid, unparsed.key, unparsed.kept.answer, unparsed.kept.context).catch(() => ({ lookup: undefined }));
       if ('body' in replica) return replica;
       lookup = replica.lookup;
     }

@@ -242,6 +242,24 @@ describe('ReplicaAnswers: replicas of one pod template answered once', () => {
       expect([again.parsed, again.answer.reused, response(again.answer).uid]).toEqual([true, true, uid('k1')]);
     });
 
+    it('a kept answer that cannot be given (its ServiceAccount lookup throws) is decided afresh: an answer, never a rejection', async () => {
+      const pod = loadPod('deployment-pod');
+      const { admit, replica, serviceAccounts } = setup(pod);
+      await replica(pod, 't1');
+      await replica(pod, 't2');
+      serviceAccounts.get = () => {
+        serviceAccounts.gets++;
+        throw new Error('API client broke');
+      };
+      const decided = await reviewed(admit, bytes(pod, 't3'));
+      expect([decided.parsed, decided.answer.result, response(decided.answer).allowed, response(decided.answer).uid]).toEqual([
+        true,
+        'error',
+        false,
+        uid('t3'),
+      ]);
+    });
+
     it('a ServiceAccount changed or gone: parsed and decided afresh, with one lookup', async () => {
       const pod = loadPod('deployment-pod');
       const { admit, replica, serviceAccounts, replicaAnswers } = setup(pod);
